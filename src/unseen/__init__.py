@@ -1,0 +1,3 @@
+"""unseen: online, real-time removal of objects from video."""
+
+__version__ = "0.1.0"

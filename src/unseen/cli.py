@@ -1,0 +1,125 @@
+"""The `unseen` command: subcommands parse their arguments and call into the package."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from unseen.errors import UnseenError
+
+
+def _cmd_remove(args: argparse.Namespace) -> int:
+    from unseen.jobs.remove import RemoveOptions, run_remove
+
+    opts = RemoveOptions(
+        input=args.input,
+        out=args.out,
+        masks=args.masks,
+        box=args.box,
+        at=args.at,
+        method=args.method,
+        weights=args.weights,
+        dilate=args.dilate,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+        fps=args.fps,
+        crf=args.crf,
+    )
+    run_remove(opts)
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from unseen.jobs.demo import run_demo
+
+    run_demo(args.out, method=args.method, frames=args.frames, overwrite=args.overwrite, progress=not args.quiet)
+    return 0
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from unseen.model.summary import print_presets
+
+    print_presets(args.height, args.width)
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from unseen.train.config import load_train_config
+    from unseen.train.trainer import train
+
+    config = load_train_config(args.config, args.overrides)
+    out = train(config, progress=not args.quiet)
+    print(f"weights: {out / 'generator.safetensors'}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(prog="unseen", description="Remove objects from video, online and in real time.")
+    from unseen import __version__
+
+    parser.add_argument("--version", action="version", version=f"unseen {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("remove", help="remove masked objects from a video file or frame folder")
+    p.add_argument("input", help="video file (mp4, mkv, avi, webm, h264, h265) or folder of frames")
+    p.add_argument("--out", required=True, help="output .mp4/.mkv, or a folder for PNG frames")
+    p.add_argument("--masks", help="mask folder (PNG per frame), one PNG for all frames, or a mask video")
+    p.add_argument("--box", help="x,y,w,h box around the object on frame --at; it is segmented and tracked")
+    p.add_argument("--at", type=int, default=0, help="frame index the --box refers to (default 0)")
+    p.add_argument("--method", default="model", help="inpainter: model (default), memory or telea")
+    p.add_argument("--weights", default="small", help="model weights: preset name (shipped) or .safetensors path")
+    p.add_argument("--dilate", type=int, default=None, help="grow holes by N pixels (3x3 cross); default 4, or 2 with --box")
+    p.add_argument("--fps", type=float, default=None, help="frame rate for frame-folder input (default 25)")
+    p.add_argument("--crf", type=int, default=18, help="H.264 quality for video output (0 = lossless, default 18)")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_remove)
+
+    p = sub.add_parser("demo", help="built-in demo: remove a moving object from a clip made from a real photo")
+    p.add_argument("--out", default="unseen-demo.mp4", help="side-by-side video to write (default unseen-demo.mp4)")
+    p.add_argument("--method", default="model", help="inpainter (default model)")
+    p.add_argument("--frames", type=int, default=90, help="clip length (default 90)")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("models", help="list model presets with parameter counts and GFLOPs per frame")
+    p.add_argument("--height", type=int, default=288)
+    p.add_argument("--width", type=int, default=480)
+    p.set_defaults(func=_cmd_models)
+
+    p = sub.add_parser("train", help="train a generator (self-supervised) from a YAML config")
+    p.add_argument("config", nargs="?", help="YAML config (see configs/small.yaml)")
+    p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. steps=1000 data.roots=[data/train]")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_train)
+
+    for extra in _EXTRA_COMMANDS:
+        extra(sub)
+    return parser
+
+
+_EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: run a subcommand; user errors become one line on stderr and exit code 2."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except UnseenError as exc:
+        print(f"unseen: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("unseen: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

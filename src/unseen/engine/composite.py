@@ -1,0 +1,36 @@
+"""Compositing an inpainted patch into the full-resolution original, with a feathered edge inside the hole.
+
+The browser client does the same thing on a canvas: keep the original outside the hole, take the
+patch deep inside the hole, and ramp between them over `feather` pixels just inside the hole's edge.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def feather_alpha(mask: np.ndarray, feather: int) -> np.ndarray:
+    """float32 (H, W) weight of the patch: 0 outside the hole, rising to 1 at `feather` px inside it."""
+    import cv2
+
+    if feather <= 0:
+        return mask.astype(np.float32)
+    dist = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3)
+    return np.clip(dist / float(feather), 0.0, 1.0).astype(np.float32)
+
+
+def composite_patch(
+    original: np.ndarray, patch: np.ndarray, mask: np.ndarray, feather: int = 2, origin: tuple[int, int] = (0, 0)
+) -> np.ndarray:
+    """Blend `patch` (h, w, 3) into `original` (H, W, 3) at origin (x, y); `mask` bool (h, w) is the hole in the patch.
+
+    Pixels outside the hole keep the original exactly.
+    """
+    x, y = origin
+    h, w = patch.shape[:2]
+    out = original.copy()
+    alpha = feather_alpha(mask, feather)[..., None]
+    region = out[y : y + h, x : x + w]
+    blended = region.astype(np.float32) * (1 - alpha) + patch.astype(np.float32) * alpha
+    region[mask] = np.clip(np.round(blended[mask]), 0, 255).astype(np.uint8)
+    return out

@@ -1,0 +1,147 @@
+"""Background memory: every pixel keeps the last value seen while it was not masked.
+
+For a static camera this is exact once the object has moved away. Global camera motion is
+estimated by phase correlation and the memory is shifted to follow it; a scene cut resets it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from unseen.engine.inpainter import Inpainter
+from unseen.engine.telea import telea_fill
+
+
+@dataclass
+class MemoryConfig:
+    """Tuning of the background memory."""
+
+    track_motion: bool = True  # follow global camera translation (phase correlation)
+    motion_scale: int = 4  # estimate motion on frames downscaled by this factor
+    min_shift: float = 0.5  # shifts (pixels at full scale) below this are ignored
+    min_response: float = 0.15  # phase-correlation peak below this: motion unreliable -> reset
+    cut_threshold: float = 60.0  # mean abs grey difference (0..255) that counts as a scene cut
+
+
+class BackgroundMemory:
+    """Per-pixel memory of the last unmasked value and its age (frames since seen)."""
+
+    def __init__(self, config: MemoryConfig | None = None) -> None:
+        self.config = config or MemoryConfig()
+        self.value: np.ndarray | None = None  # uint8 (H, W, 3)
+        self.known: np.ndarray | None = None  # bool (H, W)
+        self.age: np.ndarray | None = None  # int32 (H, W)
+        self._prev_small: np.ndarray | None = None
+        self._prev_hole: np.ndarray | None = None
+        self._offset = np.zeros(2)  # sub-pixel remainder of the accumulated shift (x, y)
+        self.cut = False  # the last update saw a scene cut
+
+    def reset(self) -> None:
+        """Forget everything."""
+        self.value = self.known = self.age = None
+        self._prev_small = self._prev_hole = None
+        self._offset = np.zeros(2)
+
+    def _small_grey(self, frame: np.ndarray) -> np.ndarray:
+        import cv2
+
+        s = self.config.motion_scale
+        h, w = frame.shape[:2]
+        grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        return cv2.resize(grey, (max(8, w // s), max(8, h // s)), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+    def _follow_camera(self, frame: np.ndarray, mask: np.ndarray) -> None:
+        """Shift the memory by the camera's global translation since the last frame, or reset on a cut.
+
+        The holes (this frame's and the last one's) are left out of the estimate, so a moving
+        object does not pass for camera motion.
+        """
+        import cv2
+
+        small = self._small_grey(frame)
+        hole = cv2.resize(mask.astype(np.uint8), small.shape[::-1], interpolation=cv2.INTER_AREA) > 0
+        hole = cv2.dilate(hole.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        prev, prev_hole = self._prev_small, self._prev_hole
+        self._prev_small, self._prev_hole = small, hole
+        if prev is None or self.value is None or prev.shape != small.shape:
+            return
+        if float(np.mean(np.abs(small - prev))) > self.config.cut_threshold:
+            self.value = self.known = self.age = None
+            self.cut = True
+            return
+        if not self.config.track_motion:
+            return
+        window = cv2.createHanningWindow(small.shape[::-1], cv2.CV_32F) * ~(hole | prev_hole)
+        mean_p = float((prev * window).sum() / max(window.sum(), 1e-6))
+        mean_s = float((small * window).sum() / max(window.sum(), 1e-6))
+        (dx, dy), response = cv2.phaseCorrelate(prev - mean_p, small - mean_s, window.astype(np.float32))
+        s = self.config.motion_scale
+        shift = np.array([dx, dy]) * s + self._offset
+        if np.hypot(*shift) < self.config.min_shift:
+            self._offset = shift
+            return
+        if response < self.config.min_response:
+            self.known[:] = False
+            self._offset = np.zeros(2)
+            return
+        ix, iy = int(round(shift[0])), int(round(shift[1]))
+        self._offset = shift - (ix, iy)
+        self.value = np.roll(self.value, (iy, ix), axis=(0, 1))
+        self.known = np.roll(self.known, (iy, ix), axis=(0, 1))
+        self.age = np.roll(self.age, (iy, ix), axis=(0, 1))
+        if iy > 0:
+            self.known[:iy] = False
+        elif iy < 0:
+            self.known[iy:] = False
+        if ix > 0:
+            self.known[:, :ix] = False
+        elif ix < 0:
+            self.known[:, ix:] = False
+
+    def update(self, frame: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Add a frame (uint8 RGB, bool hole mask); return (memory image, bool map of holes it can fill)."""
+        if self.value is not None and self.value.shape != frame.shape:
+            self.reset()
+        self.cut = False
+        self._follow_camera(frame, mask)
+        if self.value is None:
+            self.value = frame.copy()
+            self.known = np.zeros(frame.shape[:2], bool)
+            self.age = np.zeros(frame.shape[:2], np.int32)
+        seen = ~mask
+        self.value[seen] = frame[seen]
+        self.known |= seen
+        self.age += 1
+        self.age[seen] = 0
+        return self.value, mask & self.known
+
+
+def memory_fill(memory: BackgroundMemory, frame: np.ndarray, mask: np.ndarray, radius: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Classical online fill: memory where it has seen the background, Telea elsewhere.
+
+    Returns (filled uint8 RGB frame, bool map of the hole pixels that came from memory).
+    """
+    value, from_memory = memory.update(frame, mask)
+    out = frame.copy()
+    out[from_memory] = value[from_memory]
+    rest = mask & ~from_memory
+    if rest.any():
+        out = telea_fill(out, rest, radius)
+    return out, from_memory
+
+
+class MemoryInpainter(Inpainter):
+    """Background-memory baseline with Telea where the background was never seen."""
+
+    name = "memory"
+
+    def __init__(self, config: MemoryConfig | None = None) -> None:
+        self.memory = BackgroundMemory(config)
+
+    def step(self, frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return memory_fill(self.memory, frame, mask)[0]
+
+    def reset(self) -> None:
+        self.memory.reset()

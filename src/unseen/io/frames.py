@@ -1,0 +1,188 @@
+"""Frame sources: video files (PyAV) and folders of images, decoded one frame at a time.
+
+Every source yields frames as uint8 RGB arrays of shape (H, W, 3).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from unseen.errors import UnseenError
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+VIDEO_EXTENSIONS = (".mp4", ".mkv", ".avi", ".webm", ".mov", ".m4v", ".h264", ".264", ".h265", ".265", ".hevc", ".y4m")
+MAX_SIDE = 8192
+DEFAULT_FOLDER_FPS = 25.0
+
+
+@dataclass
+class SourceInfo:
+    """What a frame source knows before decoding: size in pixels, frame rate, frame count, frame names."""
+
+    width: int
+    height: int
+    fps: float
+    frame_count: int
+    names: list[str] | None = None
+    has_audio: bool = False
+    path: Path | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def natural_key(name: str) -> list:
+    """Sort key that orders 'f2.png' before 'f10.png'."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Image files directly inside `folder`, sorted naturally."""
+    files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS]
+    return sorted(files, key=lambda p: natural_key(p.name))
+
+
+def read_image_rgb(path: Path) -> np.ndarray:
+    """Read an image file as uint8 RGB (H, W, 3)."""
+    import cv2
+
+    data = np.fromfile(str(path), dtype=np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if image is None:
+        raise UnseenError(f"cannot read image {path}: not a valid image file")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def check_size(width: int, height: int, what: str) -> None:
+    """Refuse frame sizes that are empty or absurdly large."""
+    if width < 8 or height < 8 or width > MAX_SIDE or height > MAX_SIDE:
+        raise UnseenError(f"{what}: frame size {width}x{height} is outside the supported range 8..{MAX_SIDE} pixels")
+
+
+class FrameSource:
+    """Base class: an iterable of uint8 RGB frames with a `SourceInfo`."""
+
+    info: SourceInfo
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release any open file."""
+
+    def __enter__(self) -> FrameSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class FolderSource(FrameSource):
+    """A folder of image files (jpg/png), one frame per file, in natural order."""
+
+    def __init__(self, folder: Path, fps: float = DEFAULT_FOLDER_FPS) -> None:
+        self.files = list_images(folder)
+        if not self.files:
+            raise UnseenError(f"{folder}: no image frames (jpg/png) in this folder")
+        first = read_image_rgb(self.files[0])
+        height, width = first.shape[:2]
+        check_size(width, height, str(folder))
+        self.info = SourceInfo(width, height, fps, len(self.files), [p.name for p in self.files], path=folder)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        import cv2
+
+        for path in self.files:
+            frame = read_image_rgb(path)
+            if frame.shape[:2] != (self.info.height, self.info.width):
+                frame = cv2.resize(frame, (self.info.width, self.info.height), interpolation=cv2.INTER_AREA)
+            yield frame
+
+
+class VideoSource(FrameSource):
+    """A video file decoded with PyAV, one frame at a time."""
+
+    def __init__(self, path: Path) -> None:
+        import av
+
+        self.path = path
+        try:
+            self.container = av.open(str(path))
+        except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+            raise UnseenError(f"{path}: cannot open as a video ({exc.__class__.__name__})") from None
+        if not self.container.streams.video:
+            self.container.close()
+            raise UnseenError(f"{path}: the file has no video stream")
+        stream = self.container.streams.video[0]
+        width, height = stream.codec_context.width, stream.codec_context.height
+        if not width or not height:
+            self.container.close()
+            raise UnseenError(f"{path}: the video stream has no frame size (corrupt or unsupported file)")
+        check_size(width, height, str(path))
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        fps = float(rate) if rate else DEFAULT_FOLDER_FPS
+        if not 0.5 <= fps <= 1000:
+            fps = DEFAULT_FOLDER_FPS
+        count = int(stream.frames or 0)
+        if count <= 0:
+            count = self._count_packets()
+        self.info = SourceInfo(width, height, fps, count, None, bool(self.container.streams.audio), path)
+
+    def _count_packets(self) -> int:
+        """Count video packets without decoding (for streams whose header has no frame count)."""
+        import av
+
+        count = 0
+        try:
+            with av.open(str(self.path)) as probe:
+                for packet in probe.demux(probe.streams.video[0]):
+                    if packet.size:
+                        count += 1
+        except av.error.FFmpegError:
+            pass
+        return count
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        import av
+
+        stream = self.container.streams.video[0]
+        stream.thread_type = "AUTO"
+        produced = 0
+        try:
+            for frame in self.container.decode(stream):
+                image = frame.to_ndarray(format="rgb24")
+                if image.shape[:2] != (self.info.height, self.info.width):
+                    import cv2
+
+                    image = cv2.resize(image, (self.info.width, self.info.height), interpolation=cv2.INTER_AREA)
+                produced += 1
+                yield image
+        except av.error.FFmpegError as exc:
+            if produced == 0:
+                raise UnseenError(f"{self.path}: cannot decode the video ({exc.__class__.__name__})") from None
+            # A damaged tail: keep what decoded, like ffmpeg does.
+        if produced == 0:
+            raise UnseenError(f"{self.path}: the video has no decodable frames")
+
+    def close(self) -> None:
+        self.container.close()
+
+
+def is_video_path(path: Path) -> bool:
+    """True when the file name ends with a known video extension."""
+    return path.suffix.lower() in VIDEO_EXTENSIONS
+
+
+def open_frames(path: str | Path, fps: float | None = None) -> FrameSource:
+    """Open a video file or a folder of frames (a YouTube-VOS `JPEGImages/<clip>` folder is a folder of frames)."""
+    path = Path(path)
+    if not path.exists():
+        raise UnseenError(f"{path}: no such file or folder")
+    if path.is_dir():
+        return FolderSource(path, fps or DEFAULT_FOLDER_FPS)
+    if path.suffix.lower() in IMAGE_EXTENSIONS:
+        raise UnseenError(f"{path}: a single image is not a video; give a video file or a folder of frames")
+    return VideoSource(path)

@@ -1,0 +1,207 @@
+"""Frame sinks: H.264 video (PyAV, audio carried over) or a folder of PNGs, written atomically.
+
+Writers write to a temporary name beside the target and rename it into place on `commit()`; if
+anything fails (or Ctrl-C) before that, the temporary output is removed and nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import uuid
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from unseen.errors import UnseenError
+from unseen.io.frames import SourceInfo
+
+VIDEO_OUT_EXTENSIONS = (".mp4", ".mkv", ".mov")
+
+
+def check_output_path(out: str | Path, overwrite: bool) -> Path:
+    """Refuse an existing output (unless overwrite) and an output folder that is missing or unwritable."""
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise UnseenError(f"{out}: already exists; pass --overwrite to replace it")
+    parent = out.absolute().parent
+    if not parent.is_dir():
+        raise UnseenError(f"{parent}: output folder does not exist")
+    if not os.access(parent, os.W_OK):
+        raise UnseenError(f"{parent}: output folder is not writable")
+    return out
+
+
+def _temp_sibling(out: Path) -> Path:
+    return out.with_name(f".{out.name}.partial-{uuid.uuid4().hex[:8]}{out.suffix}")
+
+
+class FrameWriter:
+    """Base class for atomic sinks; use as a context manager and call `commit()` when done."""
+
+    def __init__(self, out: Path, overwrite: bool) -> None:
+        self.out = out
+        self.overwrite = overwrite
+        self.tmp = _temp_sibling(out)
+        self.count = 0
+        self._done = False
+
+    def write(self, frame: np.ndarray) -> None:
+        """Append one uint8 RGB frame (H, W, 3)."""
+        raise NotImplementedError
+
+    def _finish(self) -> None:
+        """Flush and close the temporary output."""
+
+    def commit(self) -> Path:
+        """Finish writing and move the output into place."""
+        self._finish()
+        if self.out.exists():
+            if self.out.is_dir() and not self.out.is_symlink():
+                shutil.rmtree(self.out)
+            else:
+                self.out.unlink()
+        os.replace(self.tmp, self.out)
+        self._done = True
+        return self.out
+
+    def abort(self) -> None:
+        """Remove the temporary output."""
+        if self.tmp.is_dir():
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        elif self.tmp.exists():
+            self.tmp.unlink()
+
+    def __enter__(self) -> FrameWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self._done:
+            try:
+                self._finish()
+            except Exception:  # noqa: BLE001 - the original error matters more
+                pass
+            self.abort()
+
+
+class PngFolderWriter(FrameWriter):
+    """Writes PNG frames into a folder, named like the input frames or numbered 00000.png, 00001.png..."""
+
+    def __init__(self, out: Path, names: list[str] | None, overwrite: bool = False) -> None:
+        super().__init__(out, overwrite)
+        self.names = names
+        self.tmp.mkdir()
+
+    def write(self, frame: np.ndarray) -> None:
+        import cv2
+
+        if self.names is not None and self.count < len(self.names):
+            name = Path(self.names[self.count]).stem + ".png"
+        else:
+            name = f"{self.count:05d}.png"
+        ok = cv2.imwrite(str(self.tmp / name), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        if not ok:
+            raise UnseenError(f"{self.out}: could not write frame {name}")
+        self.count += 1
+
+
+class VideoWriter(FrameWriter):
+    """H.264 (yuv420p) video at the input's frame rate; the input's audio is carried over when present."""
+
+    def __init__(self, out: Path, info: SourceInfo, overwrite: bool = False, crf: int = 18, audio_from: Path | None = None) -> None:
+        import av
+
+        super().__init__(out, overwrite)
+        self.info = info
+        self.audio_from = audio_from if info.has_audio else None
+        self.container = av.open(str(self.tmp), mode="w", format=self._format(out))
+        rate = Fraction(info.fps).limit_denominator(1001)
+        self.stream = self.container.add_stream("libx264", rate=rate)
+        self.stream.width, self.stream.height = info.width, info.height
+        even = info.width % 2 == 0 and info.height % 2 == 0
+        if not even:
+            print(f"unseen: note: odd frame size {info.width}x{info.height}; writing yuv444p to keep every pixel", file=sys.stderr)
+        self.stream.pix_fmt = "yuv420p" if even and crf > 0 else "yuv444p"
+        self.stream.options = {"crf": str(crf), "preset": "veryfast" if crf > 0 else "medium"}
+        if crf == 0:
+            self.stream.options["qp"] = "0"
+        self.stream.time_base = Fraction(1, 1) / rate
+        self.audio_in = None
+        self.audio_out = None
+        if self.audio_from is not None:
+            self._add_audio()
+
+    @staticmethod
+    def _format(out: Path) -> str:
+        return {".mkv": "matroska", ".mov": "mov"}.get(out.suffix.lower(), "mp4")
+
+    def _add_audio(self) -> None:
+        import av
+
+        self.audio_in = av.open(str(self.audio_from))
+        src = self.audio_in.streams.audio[0]
+        try:
+            self.audio_out = self.container.add_stream_from_template(src)
+            self.audio_mode = "copy"
+        except (ValueError, av.error.FFmpegError):
+            self.audio_out = self.container.add_stream("aac", rate=src.rate or 48000)
+            self.audio_mode = "encode"
+
+    def write(self, frame: np.ndarray) -> None:
+        import av
+
+        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+        vf.pts = self.count
+        for packet in self.stream.encode(vf):
+            self.container.mux(packet)
+        self.count += 1
+
+    def _mux_audio(self) -> None:
+        import av
+
+        src = self.audio_in.streams.audio[0]
+        duration = self.count / self.info.fps
+        try:
+            if self.audio_mode == "copy":
+                for packet in self.audio_in.demux(src):
+                    if packet.dts is None:
+                        continue
+                    if packet.pts is not None and packet.time_base and float(packet.pts * packet.time_base) > duration:
+                        break
+                    packet.stream = self.audio_out
+                    self.container.mux(packet)
+            else:
+                for frame in self.audio_in.decode(src):
+                    if frame.time is not None and frame.time > duration:
+                        break
+                    frame.pts = None
+                    for packet in self.audio_out.encode(frame):
+                        self.container.mux(packet)
+                for packet in self.audio_out.encode(None):
+                    self.container.mux(packet)
+        except av.error.FFmpegError as exc:
+            print(f"unseen: note: audio could not be carried over ({exc.__class__.__name__})", file=sys.stderr)
+
+    def _finish(self) -> None:
+        if self.container is None:
+            return
+        for packet in self.stream.encode(None):
+            self.container.mux(packet)
+        if self.audio_in is not None:
+            self._mux_audio()
+            self.audio_in.close()
+            self.audio_in = None
+        self.container.close()
+        self.container = None
+
+
+def open_writer(out: str | Path, info: SourceInfo, overwrite: bool = False, crf: int = 18, names: list[str] | None = None) -> FrameWriter:
+    """A video writer for .mp4/.mkv/.mov paths, else a PNG-folder writer; checks the path first."""
+    out = check_output_path(out, overwrite)
+    if out.suffix.lower() in VIDEO_OUT_EXTENSIONS:
+        return VideoWriter(out, info, overwrite, crf, info.path if info.has_audio else None)
+    if out.suffix and out.suffix.lower() in (".avi", ".webm", ".gif", ".h264", ".h265"):
+        raise UnseenError(f"{out}: writing {out.suffix} is not supported; use .mp4, .mkv, .mov or a folder for PNG frames")
+    return PngFolderWriter(out, names, overwrite)

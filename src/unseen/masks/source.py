@@ -1,0 +1,51 @@
+"""Mask sources: `frame -> mask`, stateful across frames; used by the CLI, the engine and the live server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from unseen.errors import UnseenError
+from unseen.masks.hygiene import dilate
+
+
+class MaskSource:
+    """Produces the hole mask for each frame in turn: bool (H, W), True = hole."""
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release files or models."""
+
+
+class IteratorMaskSource(MaskSource):
+    """Masks from an iterator (mask files), one per frame, in order."""
+
+    def __init__(self, masks: Iterator[np.ndarray], on_close=None) -> None:
+        self.masks = iter(masks)
+        self.on_close = on_close
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        try:
+            return next(self.masks)
+        except StopIteration:
+            raise UnseenError("ran out of masks before the end of the video (more frames than the header said?)") from None
+
+    def close(self) -> None:
+        if self.on_close:
+            self.on_close()
+
+
+class DilatedMaskSource(MaskSource):
+    """Wraps a source and grows its holes by `iterations` pixels (3x3 cross)."""
+
+    def __init__(self, inner: MaskSource, iterations: int) -> None:
+        self.inner, self.iterations = inner, iterations
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        return dilate(self.inner(frame), self.iterations)
+
+    def close(self) -> None:
+        self.inner.close()

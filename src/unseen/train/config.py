@@ -1,0 +1,118 @@
+"""Training configuration: dataclasses filled from a YAML file plus `key=value` overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from unseen.errors import UnseenError
+from unseen.train.data import DataConfig
+from unseen.train.masks import MaskConfig
+
+
+@dataclass
+class LossConfig:
+    """Weights of the loss terms."""
+
+    hole_l1: float = 1.0
+    valid_l1: float = 0.5
+    adversarial: float = 0.01
+    feature_matching: float = 0.1  # used when no VGG weights are given
+    perceptual: float = 0.1  # used when vgg_weights is set
+    temporal: float = 0.1
+    vgg_weights: str | None = None  # path to a torchvision VGG16 state dict
+    adversarial_start: int = 0  # generator step from which the GAN terms are on
+
+
+@dataclass
+class ValConfig:
+    """Periodic validation on held-out clips with synthetic masks (online, through `step`)."""
+
+    roots: list[str] = field(default_factory=list)
+    every: int = 500
+    clips: int = 5
+    frames: int = 24
+    height: int = 240
+    width: int = 432
+    seed: int = 1234
+
+
+@dataclass
+class TrainConfig:
+    """Everything `unseen train` needs."""
+
+    out: str = "runs/small"
+    model: str = "small"  # preset name
+    model_overrides: dict[str, Any] = field(default_factory=dict)
+    init_from: str | None = None  # start from these generator weights (.safetensors or preset name)
+    steps: int = 20000
+    batch: int = 4  # per process
+    lr: float = 5e-4
+    d_lr: float = 2e-4
+    min_lr_ratio: float = 0.05
+    warmup: int = 300
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    bf16: bool = True
+    ema: float = 0.999
+    seed: int = 0
+    workers: int = 1
+    threads: int = 0  # torch threads per process (0: leave default)
+    checkpoint_every: int = 200
+    log_every: int = 10
+    data: DataConfig = field(default_factory=DataConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    val: ValConfig = field(default_factory=ValConfig)
+
+
+def _build(cls: type, data: dict[str, Any], where: str) -> Any:
+    if not isinstance(data, dict):
+        raise UnseenError(f"{where}: expected a mapping, got {type(data).__name__}")
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(data) - set(known)
+    if unknown:
+        raise UnseenError(f"{where}: unknown keys {sorted(unknown)}; known: {sorted(known)}")
+    kwargs = {}
+    for name, value in data.items():
+        default = getattr(cls(), name) if name in known else None
+        if dataclasses.is_dataclass(default):
+            kwargs[name] = _build(type(default), value or {}, f"{where}.{name}")
+        else:
+            kwargs[name] = value
+    return cls(**kwargs)
+
+
+def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    parts = key.split(".")
+    node = data
+    for p in parts[:-1]:
+        node = node.setdefault(p, {})
+        if not isinstance(node, dict):
+            raise UnseenError(f"override {key}: {p} is not a section")
+    node[parts[-1]] = value
+
+
+def load_train_config(path: str | Path | None, overrides: list[str] | None = None) -> TrainConfig:
+    """Read a YAML config and apply `a.b=value` overrides (values parsed as YAML)."""
+    import yaml
+
+    data: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        if not p.exists():
+            raise UnseenError(f"{p}: no such config file")
+        try:
+            data = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise UnseenError(f"{p}: not valid YAML ({exc.__class__.__name__})") from None
+    for item in overrides or []:
+        if "=" not in item:
+            raise UnseenError(f"override {item!r} is not of the form key=value")
+        key, _, raw = item.partition("=")
+        _set_dotted(data, key.strip(), yaml.safe_load(raw))
+    cfg = _build(TrainConfig, data, "config")
+    if isinstance(cfg.data.masks, dict):
+        cfg.data.masks = _build(MaskConfig, cfg.data.masks, "config.data.masks")
+    return cfg

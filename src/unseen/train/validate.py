@@ -1,0 +1,58 @@
+"""Validation during training: held-out clips, protocol masks, the online model against the baselines."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from unseen.engine.memory import MemoryInpainter
+from unseen.engine.model_inpainter import ModelInpainter
+from unseen.engine.telea import TeleaInpainter
+from unseen.eval.metrics import psnr, ssim
+from unseen.eval.protocol import moving_masks, stationary_masks
+from unseen.model.generator import InpaintGenerator
+from unseen.train.config import ValConfig
+from unseen.train.data import discover_clips, load_silhouettes
+
+
+class Validator:
+    """Loads the validation clips once; `run(model)` returns mean PSNR/SSIM for model, memory and telea."""
+
+    def __init__(self, config: ValConfig) -> None:
+        import cv2
+
+        self.config = config
+        clips = [c for root in config.roots for c in discover_clips(root)]
+        silhouettes = load_silhouettes(clips)
+        step = max(1, len(clips) // max(1, config.clips))
+        self.cases: list[tuple[str, np.ndarray, np.ndarray]] = []
+        for i, clip in enumerate(clips[::step][: config.clips]):
+            n = min(config.frames, clip.length)
+            frames = np.stack(
+                [cv2.resize(f, (config.width, config.height), interpolation=cv2.INTER_AREA) for f in clip.read(list(range(n)))]
+            )
+            t, h, w = frames.shape[:3]
+            self.cases.append(("stationary", frames, stationary_masks(config.seed + i, t, h, w)))
+            self.cases.append(("moving", frames, moving_masks(config.seed + i, t, h, w, silhouettes)))
+        self.baselines = {
+            name: self._score(lambda name=name: {"telea": TeleaInpainter, "memory": MemoryInpainter}[name]())
+            for name in ("telea", "memory")
+        }
+
+    def _score(self, make) -> dict[str, float]:
+        psnrs, ssims = [], []
+        for _, frames, masks in self.cases:
+            method = make()
+            outs = [method.step(f, m) for f, m in zip(frames, masks, strict=True)]
+            psnrs += [psnr(o, f) for o, f in zip(outs, frames, strict=True)]
+            ssims += [ssim(o, f, None) for o, f in zip(outs, frames, strict=True)]
+        return {"psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims))}
+
+    def run(self, model: InpaintGenerator) -> dict[str, float]:
+        """Score `model` online; returns psnr/ssim for model and the two baselines."""
+        was_training = model.training
+        score = self._score(lambda: ModelInpainter(model, bf16=False))
+        model.train(was_training)
+        out = {"psnr_model": score["psnr"], "ssim_model": score["ssim"]}
+        for name, s in self.baselines.items():
+            out[f"psnr_{name}"], out[f"ssim_{name}"] = s["psnr"], s["ssim"]
+        return out

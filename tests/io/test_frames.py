@@ -1,0 +1,95 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tests.conftest import moving_square_clip, write_pngs, write_video
+
+from unseen.errors import UnseenError
+from unseen.eval.metrics import psnr
+from unseen.io.frames import natural_key, open_frames
+from unseen.io.writers import open_writer
+
+
+def test_natural_sort_orders_numbers_by_value():
+    names = ["f10.png", "f2.png", "f1.png"]
+    assert sorted(names, key=natural_key) == ["f1.png", "f2.png", "f10.png"]
+
+
+def test_folder_source_reads_in_natural_order(tmp_path: Path):
+    frames, _, _ = moving_square_clip(3, 32, 48)
+    write_pngs(tmp_path, frames, ["f10.png", "f2.png", "f1.png"])
+    with open_frames(tmp_path) as src:
+        assert src.info.names == ["f1.png", "f2.png", "f10.png"]
+        got = list(src)
+    assert np.array_equal(got[0], frames[2]) and np.array_equal(got[2], frames[0])
+
+
+def test_video_round_trip_keeps_count_size_fps_and_audio(tmp_path: Path):
+    frames, _, _ = moving_square_clip(10, 64, 96)
+    src_path = write_video(tmp_path / "in.mp4", frames, fps=30, audio=True)
+    with open_frames(src_path) as src:
+        info = src.info
+        assert (info.width, info.height, info.frame_count) == (96, 64, 10)
+        assert info.fps == pytest.approx(30, abs=0.01) and info.has_audio
+        decoded_in = list(src)
+        with open_writer(tmp_path / "out.mp4", info) as w:
+            for f in decoded_in:
+                w.write(f)
+            w.commit()
+    with open_frames(tmp_path / "out.mp4") as out:
+        assert (out.info.width, out.info.height) == (96, 64)
+        assert out.info.fps == pytest.approx(30, abs=0.01)
+        assert out.info.has_audio
+        decoded = list(out)
+    assert len(decoded) == 10
+    assert psnr(decoded[5], decoded_in[5]) > 32  # one generation of H.264 at crf 18
+
+
+@pytest.mark.parametrize("ext,codec", [(".mkv", "libx264"), (".h264", "libx264"), (".avi", "mpeg4")])
+def test_other_containers_and_raw_streams(tmp_path: Path, ext: str, codec: str):
+    frames, _, _ = moving_square_clip(8, 48, 64)
+    path = write_video(tmp_path / f"in{ext}", frames, codec=codec)
+    with open_frames(path) as src:
+        assert src.info.frame_count == 8
+        assert len(list(src)) == 8
+
+
+def test_png_writer_names_like_input_and_is_lossless(tmp_path: Path):
+    frames, _, _ = moving_square_clip(3, 32, 48)
+    write_pngs(tmp_path / "in", frames, ["a.jpg.png", "b.png", "c.png"])
+    with open_frames(tmp_path / "in") as src, open_writer(tmp_path / "out", src.info, names=src.info.names) as w:
+        for f in src:
+            w.write(f)
+        w.commit()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.jpg.png", "b.png", "c.png"]
+    with open_frames(tmp_path / "out") as back:
+        assert all(np.array_equal(a, b) for a, b in zip(back, frames, strict=True))
+
+
+def test_writer_leaves_nothing_when_aborted(tmp_path: Path):
+    frames, _, _ = moving_square_clip(3, 32, 48)
+    with open_frames(write_video(tmp_path / "in.mp4", frames)) as src:
+        with pytest.raises(KeyboardInterrupt), open_writer(tmp_path / "out.mp4", src.info) as w:
+            w.write(frames[0])
+            raise KeyboardInterrupt
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
+def test_missing_and_corrupt_inputs_raise_clear_errors(tmp_path: Path):
+    with pytest.raises(UnseenError, match="no such file"):
+        open_frames(tmp_path / "nope.mp4")
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00\x01garbage" * 100)
+    with pytest.raises(UnseenError, match="cannot open|no video|corrupt|decode"):
+        with open_frames(bad) as src:
+            list(src)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(UnseenError, match="no image frames"):
+        open_frames(empty)
+
+
+def test_absurd_frame_size_is_refused(tmp_path: Path):
+    write_pngs(tmp_path, np.zeros((1, 4, 4, 3), np.uint8))
+    with pytest.raises(UnseenError, match="outside the supported range"):
+        open_frames(tmp_path)
