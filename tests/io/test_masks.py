@@ -2,8 +2,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.conftest import moving_square_clip, write_pngs, write_video
 
+from tests.conftest import moving_square_clip, write_pngs, write_video
 from unseen.errors import UnseenError
 from unseen.io.frames import SourceInfo
 from unseen.io.masks import MaskFiles

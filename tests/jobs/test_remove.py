@@ -5,8 +5,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.conftest import moving_square_clip, write_pngs, write_video
 
+from tests.conftest import moving_square_clip, write_pngs, write_video
 from unseen.cli import main
 from unseen.io.frames import open_frames
 

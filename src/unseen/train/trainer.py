@@ -218,7 +218,7 @@ class Trainer:
         if cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.gen.parameters(), cfg.grad_clip)
         self.opt_g.step()
-        _ema_update(self.ema, self.gen, cfg.ema)
+        _ema_update(self.ema, self.gen, min(cfg.ema, (1 + self.step) / (10 + self.step)))  # EMA warm-up
         logs["loss"] = loss.item()
         logs["lr"] = cfg.lr * factor
         return logs
