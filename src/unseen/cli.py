@@ -30,6 +30,18 @@ def _cmd_remove(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_masks(args: argparse.Namespace) -> int:
+    from unseen.jobs.masks_preview import run_masks_preview
+    from unseen.jobs.remove import RemoveOptions
+
+    opts = RemoveOptions(
+        input=args.input, out=args.out, masks=args.masks, box=args.box, at=args.at, dilate=args.dilate,
+        overwrite=args.overwrite, progress=not args.quiet, fps=args.fps,
+    )  # fmt: skip
+    run_masks_preview(opts)
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from unseen.jobs.demo import run_demo
 
@@ -76,6 +88,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_remove)
+
+    p = sub.add_parser("masks", help="preview masks: write the video with the masks drawn over it")
+    p.add_argument("input", help="video file or folder of frames")
+    p.add_argument("--out", required=True, help="output .mp4, or a folder for PNG frames")
+    p.add_argument("--masks", help="mask folder, one PNG, or a mask video")
+    p.add_argument("--box", help="x,y,w,h box around the object on frame --at")
+    p.add_argument("--at", type=int, default=0, help="frame index the --box refers to (default 0)")
+    p.add_argument("--dilate", type=int, default=None, help="grow holes by N pixels (default 4, or 2 with --box)")
+    p.add_argument("--fps", type=float, default=None, help="frame rate for frame-folder input (default 25)")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_masks)
 
     p = sub.add_parser("demo", help="built-in demo: remove a moving object from a clip made from a real photo")
     p.add_argument("--out", default="unseen-demo.mp4", help="side-by-side video to write (default unseen-demo.mp4)")
