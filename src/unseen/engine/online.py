@@ -8,11 +8,12 @@ correction and composite it into the full-resolution original with a feathered e
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
+from unseen.engine.backends import make_runner
 from unseen.engine.composite import composite_patch
 from unseen.engine.inpainter import Inpainter
 from unseen.engine.memory import BackgroundMemory
@@ -29,8 +30,11 @@ class EngineConfig:
     work_width: int = 480  # working resolution the network runs at (frames are scaled to fit inside)
     work_height: int = 288
     roi: bool = True  # run the network only on a window around the holes
-    roi_margin: int = 24  # context around the holes, in working-resolution pixels
-    bf16: bool = True  # bfloat16 autocast on CPU where it is faster
+    roi_margin: int = 16  # context around the holes, in working-resolution pixels
+    context_frames: int | None = 5  # frames the temporal attention sees (None: the model's own setting)
+    reference_frames: bool = False  # keep the model's sparse long-range reference frames
+    backend: str = "eager"  # eager, compile (torch.compile) or onnx (ONNX Runtime)
+    bf16: bool = True  # bfloat16 autocast on CPU (torch backends) where it is faster
     threads: int = 0  # torch threads (0: leave as is)
     feather: int = 2  # feathered edge width in full-resolution pixels
 
@@ -50,13 +54,21 @@ class OnlineInpainter(Inpainter):
     name = "model"
 
     def __init__(self, model: InpaintGenerator, config: EngineConfig | None = None) -> None:
-        self.model = model.eval()
         self.config = config or EngineConfig()
+        overrides: dict = {}
+        if self.config.context_frames:
+            overrides["cache_frames"] = self.config.context_frames
+        if not self.config.reference_frames:
+            overrides["ref_count"] = 0
+        if overrides:
+            model.config = replace(model.config, **overrides)
+        self.model = model.eval()
         if self.config.threads:
             torch.set_num_threads(self.config.threads)
         self.memory = BackgroundMemory()
         self.cache = model.new_cache()
-        self.roi = RoiTracker(model.config.unit, self.config.roi_margin)
+        self.runner = make_runner(model, self.config.backend, self.config.bf16, self.config.threads)
+        self.roi = RoiTracker(model.config.unit, self.config.roi_margin, grow=self.config.roi_margin // 2)
         self.frames_seen = 0
 
     @classmethod
@@ -106,8 +118,7 @@ class OnlineInpainter(Inpainter):
         f = frame_to_tensor(crop)
         m = torch.from_numpy(crop_mask)[None, None].float()
         g = torch.cat([frame_to_tensor(guide), torch.from_numpy(crop_from_mem)[None, None].float()], dim=1)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.config.bf16):
-            out = self.model.step(f, m, g if self.model.config.guide else None, self.cache)
+        out = self.model.step(f, m, g if self.model.config.guide else None, self.cache, runner=self.runner)
         pred = out[0].float().permute(1, 2, 0).add(1.0).mul(127.5).numpy()  # (h, w, 3) float 0..255
         residual = pred - guide.astype(np.float32)
         # back to full resolution: the box in full-resolution pixels

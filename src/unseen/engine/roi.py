@@ -12,8 +12,9 @@ class RoiTracker:
     tells the caller to drop state tied to the old box.
     """
 
-    def __init__(self, unit: int, margin: int, slack: float = 2.5) -> None:
+    def __init__(self, unit: int, margin: int, grow: int | None = None, slack: float = 2.5) -> None:
         self.unit, self.margin, self.slack = unit, margin, slack
+        self.grow = margin if grow is None else grow
         self.box: tuple[int, int, int, int] | None = None
         self.moved = False
 
@@ -42,7 +43,7 @@ class RoiTracker:
                 self.moved = False
                 return self.box
         # a new box, with extra room so a moving object stays inside for a while
-        grow = m
+        grow = self.grow
         x0, x1 = self._fit(max(0, need[0] - grow), min(width, need[2] + grow), width)
         y0, y1 = self._fit(max(0, need[1] - grow), min(height, need[3] + grow), height)
         self.moved = self.box is not None and self.box != (x0, y0, x1, y1)

@@ -7,7 +7,6 @@ by w/2 first (Swin) and mask attention between tokens that the roll brought toge
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 
@@ -50,6 +49,15 @@ def visible_frames(query_index: Tensor, key_index: Tensor, cache_frames: int, re
         is_ref = torch.remainder(k, ref_stride) == 0
         visible = visible | ((lag >= 0) & is_ref & (lag < cache_frames + ref_stride * ref_count))
     return visible
+
+
+def masked_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None) -> Tensor:
+    """softmax(q k^T / sqrt(d) | mask) v, written out: at these small window shapes it is several times faster
+    on CPU than F.scaled_dot_product_attention (measured), and it exports to ONNX as plain MatMul/Softmax."""
+    scores = torch.matmul(q, k.transpose(-2, -1)) * (q.shape[-1] ** -0.5)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    return torch.matmul(scores.softmax(dim=-1).to(v.dtype), v)
 
 
 class PositionEncodingGenerator(nn.Module):
@@ -120,10 +128,10 @@ class WindowBlock(nn.Module):
             new_kv = (k, v)
             mask = None
             if past is not None:
-                k = torch.cat([past[0], k], dim=3)
-                v = torch.cat([past[1], v], dim=3)
-                frames_k = k.shape[3] // n
+                k = torch.cat([past[0].to(k.dtype), k], dim=3)
+                v = torch.cat([past[1].to(v.dtype), v], dim=3)
                 if region is not None:
+                    frames_k = k.shape[3] // n
                     mask = region.repeat(1, 1, frames_k).unsqueeze(1)  # (nW, 1, N, M*N)
             else:
                 if time_mask is not None:
@@ -132,11 +140,11 @@ class WindowBlock(nn.Module):
                     mask = mask.unsqueeze(1)
                 elif region is not None:
                     mask = region.repeat(1, t, t).unsqueeze(1)
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+            out = masked_attention(q, k, v, mask)
             out = out.reshape(b, nw, self.heads, t, n, hd).permute(0, 3, 1, 4, 2, 5)
         else:
             mask = region.unsqueeze(1) if region is not None else None  # (nW, 1, N, N)
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+            out = masked_attention(q, k, v, mask)
             out = out.permute(0, 1, 2, 4, 3, 5)
         out = out.reshape(b, t, nw, n, c)
         out = window_merge(out, w, h, wd)

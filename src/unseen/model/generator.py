@@ -206,43 +206,73 @@ class InpaintGenerator(nn.Module):
         """An empty cache for `step`."""
         return StreamCache()
 
-    @torch.no_grad()
-    def step(self, frame: Tensor, mask: Tensor, guide: Tensor | None, cache: StreamCache) -> Tensor:
-        """Inpaint the next frame of a stream. frame (B, 3, H, W), mask (B, 1, H, W); updates `cache`.
+    def step_tensors(
+        self, frame: Tensor, mask: Tensor, guide: Tensor | None, past_keys: list[Tensor], past_values: list[Tensor]
+    ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+        """Pure one-frame step: (B, 3, H, W) frame + past keys/values per temporal block -> output and this frame's keys/values.
 
-        Equal (to float rounding) to `forward` on the whole stream so far, at the cost of one frame.
+        Past tensors are (B, nW, heads, M*N, C/heads) for M visible past frames (M may be 0). No
+        Python state is touched, so this is what ONNX export and torch.compile see.
         """
         b, _, h, w = frame.shape
         x, base = self._inputs(frame[:, None], mask[:, None], None if guide is None else guide[:, None])
-        size = (x.shape[-2], x.shape[-1])
-        if cache.size is not None and cache.size != size:
-            cache.reset()
-        if cache.size is None:
-            cache.size = size
-            n_temporal = sum(1 for blk in self.blocks if blk.temporal)
-            cache.keys = [[] for _ in range(n_temporal)]
-            cache.values = [[] for _ in range(n_temporal)]
         skip = self.encoder(x)
         tok = self.embed(skip)
         _, c, th, tw = tok.shape
         tok = tok.permute(0, 2, 3, 1).reshape(b, 1, th, tw, c)
+        new_keys, new_values = [], []
         li = 0
         for block in self.blocks:
             if block.temporal:
-                past = None
-                if cache.frames:
-                    past = (torch.cat(cache.keys[li], dim=3), torch.cat(cache.values[li], dim=3))
-                tok, kv = block(tok, past=past)
-                cache.keys[li].append(kv[0])
-                cache.values[li].append(kv[1])
+                tok, kv = block(tok, past=(past_keys[li], past_values[li]))
+                new_keys.append(kv[0])
+                new_values.append(kv[1])
                 li += 1
             else:
                 tok, _ = block(tok)
+        pred = self._decode(tok, skip, base)[:, :, :h, :w]
+        out = self._composite(pred[:, None], frame[:, None], mask[:, None])[:, 0]
+        return out, new_keys, new_values
+
+    def empty_past(self, frame: Tensor) -> tuple[list[Tensor], list[Tensor]]:
+        """Zero-length past keys/values matching a (B, 3, H, W) frame, for the first step."""
+        cfg = self.config
+        b = frame.shape[0]
+        unit = cfg.unit
+        th = -(-frame.shape[-2] // unit) * unit // (4 * cfg.token_stride)
+        tw = -(-frame.shape[-1] // unit) * unit // (4 * cfg.token_stride)
+        nw = (th // cfg.window) * (tw // cfg.window)
+        empty = frame.new_zeros(b, nw, cfg.heads, 0, cfg.dim // cfg.heads)
+        n = sum(1 for blk in self.blocks if blk.temporal)
+        return [empty] * n, [empty] * n
+
+    @torch.no_grad()
+    def step(self, frame: Tensor, mask: Tensor, guide: Tensor | None, cache: StreamCache, runner=None) -> Tensor:
+        """Inpaint the next frame of a stream. frame (B, 3, H, W), mask (B, 1, H, W); updates `cache`.
+
+        Equal (to float rounding) to `forward` on the whole stream so far, at the cost of one frame.
+        `runner` replaces `step_tensors` (same signature): a compiled or ONNX Runtime backend.
+        """
+        unit = self.config.unit
+        size = (-(-frame.shape[-2] // unit) * unit, -(-frame.shape[-1] // unit) * unit)
+        if cache.size is not None and cache.size != size:
+            cache.reset()
+        if cache.size is None or not cache.frames:
+            cache.size = size
+            keys, values = self.empty_past(frame)
+            cache.keys = [[] for _ in keys]
+            cache.values = [[] for _ in values]
+        else:
+            keys = [torch.cat(layer, dim=3) for layer in cache.keys]
+            values = [torch.cat(layer, dim=3) for layer in cache.values]
+        out, new_keys, new_values = (runner or self.step_tensors)(frame, mask, guide, keys, values)
+        for li in range(len(new_keys)):
+            cache.keys[li].append(new_keys[li])
+            cache.values[li].append(new_values[li])
         cache.frames.append(cache.frame_index)
         cache.frame_index += 1
         self._evict(cache)
-        pred = self._decode(tok, skip, base)[:, :, :h, :w]
-        return self._composite(pred[:, None], frame[:, None], mask[:, None])[:, 0]
+        return out
 
     def _evict(self, cache: StreamCache) -> None:
         """Drop cached frames that no future frame can see."""
