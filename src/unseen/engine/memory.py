@@ -1,7 +1,8 @@
 """Background memory: every pixel keeps the last value seen while it was not masked.
 
 For a static camera this is exact once the object has moved away. Global camera motion is
-estimated by phase correlation and the memory is shifted to follow it; a scene cut resets it.
+estimated from sparse optical flow outside the holes and the memory is shifted to follow it;
+rotation/zoom or unclear motion forgets it, and a scene cut resets it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from unseen.engine.inpainter import Inpainter
+from unseen.engine.motion import global_motion, is_translation
 from unseen.engine.telea import telea_fill
 
 
@@ -18,10 +20,9 @@ from unseen.engine.telea import telea_fill
 class MemoryConfig:
     """Tuning of the background memory."""
 
-    track_motion: bool = True  # follow global camera translation (phase correlation)
-    motion_scale: int = 4  # estimate motion on frames downscaled by this factor
+    track_motion: bool = True  # follow the camera (global translation by sparse optical flow)
+    motion_width: int = 640  # estimate motion on frames downscaled to at most this width (sub-pixel bias grows with downscaling)
     min_shift: float = 0.5  # shifts (pixels at full scale) below this are ignored
-    min_response: float = 0.15  # phase-correlation peak below this: motion unreliable -> reset
     cut_threshold: float = 60.0  # mean abs grey difference (0..255) that counts as a scene cut
 
 
@@ -36,6 +37,7 @@ class BackgroundMemory:
         self._prev_small: np.ndarray | None = None
         self._prev_hole: np.ndarray | None = None
         self._offset = np.zeros(2)  # sub-pixel remainder of the accumulated shift (x, y)
+        self._scale = 1
         self.cut = False  # the last update saw a scene cut
 
     def reset(self) -> None:
@@ -47,44 +49,42 @@ class BackgroundMemory:
     def _small_grey(self, frame: np.ndarray) -> np.ndarray:
         import cv2
 
-        s = self.config.motion_scale
         h, w = frame.shape[:2]
         grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-        return cv2.resize(grey, (max(8, w // s), max(8, h // s)), interpolation=cv2.INTER_AREA).astype(np.float32)
+        self._scale = max(1, -(-w // self.config.motion_width))
+        if self._scale == 1:
+            return grey
+        return cv2.resize(grey, (max(8, w // self._scale), max(8, h // self._scale)), interpolation=cv2.INTER_AREA)
 
     def _follow_camera(self, frame: np.ndarray, mask: np.ndarray) -> None:
-        """Shift the memory by the camera's global translation since the last frame, or reset on a cut.
+        """Shift the memory by the camera's translation since the last frame; forget it on a cut or unclear motion.
 
-        The holes (this frame's and the last one's) are left out of the estimate, so a moving
-        object does not pass for camera motion.
+        The holes (this frame's and the last one's) are left out of the estimate, so a moving object
+        does not pass for camera motion.
         """
         import cv2
 
         small = self._small_grey(frame)
         hole = cv2.resize(mask.astype(np.uint8), small.shape[::-1], interpolation=cv2.INTER_AREA) > 0
-        hole = cv2.dilate(hole.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        hole = cv2.dilate(hole.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
         prev, prev_hole = self._prev_small, self._prev_hole
         self._prev_small, self._prev_hole = small, hole
         if prev is None or self.value is None or prev.shape != small.shape:
             return
-        if float(np.mean(np.abs(small - prev))) > self.config.cut_threshold:
+        if float(np.mean(np.abs(small.astype(np.float32) - prev))) > self.config.cut_threshold:
             self.value = self.known = self.age = None
             self.cut = True
             return
         if not self.config.track_motion:
             return
-        window = cv2.createHanningWindow(small.shape[::-1], cv2.CV_32F) * ~(hole | prev_hole)
-        mean_p = float((prev * window).sum() / max(window.sum(), 1e-6))
-        mean_s = float((small * window).sum() / max(window.sum(), 1e-6))
-        (dx, dy), response = cv2.phaseCorrelate(prev - mean_p, small - mean_s, window.astype(np.float32))
-        s = self.config.motion_scale
-        shift = np.array([dx, dy]) * s + self._offset
+        matrix = global_motion(prev, small, hole | prev_hole)
+        if matrix is None or not is_translation(matrix):
+            self.known[:] = False  # the camera moved in a way a shift cannot follow: start over
+            self._offset = np.zeros(2)
+            return
+        shift = matrix[:, 2] * self._scale + self._offset
         if np.hypot(*shift) < self.config.min_shift:
             self._offset = shift
-            return
-        if response < self.config.min_response:
-            self.known[:] = False
-            self._offset = np.zeros(2)
             return
         ix, iy = int(round(shift[0])), int(round(shift[1]))
         self._offset = shift - (ix, iy)
@@ -111,10 +111,10 @@ class BackgroundMemory:
             self.known = np.zeros(frame.shape[:2], bool)
             self.age = np.zeros(frame.shape[:2], np.int32)
         seen = ~mask
-        self.value[seen] = frame[seen]
+        np.copyto(self.value, frame, where=seen[..., None])
         self.known |= seen
         self.age += 1
-        self.age[seen] = 0
+        self.age *= mask  # 0 where seen now
         return self.value, mask & self.known
 
 

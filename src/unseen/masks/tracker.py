@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from unseen.engine.motion import global_motion, is_translation
 from unseen.errors import UnseenError
 from unseen.masks.source import MaskSource
 
@@ -127,35 +128,18 @@ class BoxTrackerSource(MaskSource):
         matrix, _ = cv2.estimateAffinePartial2D(pts[ok], nxt[ok], method=cv2.RANSAC, ransacReprojThreshold=2.0)
         return matrix
 
-    def _camera(self, grey: np.ndarray) -> np.ndarray | None:
-        """2x3 similarity of the whole scene (features outside the object) from the last frame to this one."""
-        import cv2
-
-        assert self.prev_grey is not None and self.mask is not None
-        outside = (cv2.dilate(self.mask.astype(np.uint8), np.ones((15, 15), np.uint8)) == 0).astype(np.uint8)
-        pts = cv2.goodFeaturesToTrack(self.prev_grey, self.config.max_points, 0.01, 8, mask=outside)
-        if pts is None or len(pts) < 8:
-            return None
-        nxt, status, _ = cv2.calcOpticalFlowPyrLK(self.prev_grey, grey, pts, None, winSize=(21, 21), maxLevel=3)
-        ok = status[:, 0] == 1
-        if ok.sum() < 8:
-            return None
-        matrix, inliers = cv2.estimateAffinePartial2D(pts[ok], nxt[ok], method=cv2.RANSAC, ransacReprojThreshold=1.5)
-        if matrix is None or inliers.mean() < 0.5:
-            return None
-        return matrix
-
     def _follow_camera(self, grey: np.ndarray) -> None:
         """Warp the remembered background with the camera; forget it when the camera motion is unclear."""
         import cv2
 
         if self.bg is None:
             return
-        matrix = self._camera(grey)
+        outside = cv2.dilate(self.mask.astype(np.uint8), np.ones((15, 15), np.uint8)) > 0
+        matrix = global_motion(self.prev_grey, grey, outside)
         if matrix is None:
             self.bg_known[:] = False
             return
-        if np.abs(matrix[:, 2]).max() < 0.25 and np.abs(matrix[:, :2] - np.eye(2)).max() < 1e-3:
+        if np.abs(matrix[:, 2]).max() < 0.25 and is_translation(matrix, 1e-3):
             return  # a static camera
         h, w = grey.shape
         self.bg = cv2.warpAffine(self.bg, matrix, (w, h), flags=cv2.INTER_LINEAR)
