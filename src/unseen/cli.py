@@ -66,6 +66,21 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    if args.what == "speed":
+        from unseen.bench.speed import run_speed_bench
+
+        backends = tuple(b.strip() for b in args.backends.split(",") if b.strip())
+        run_speed_bench(args.frames, args.warmup, args.naive_frames, backends, args.weights, args.hd_frames, args.soak, args.threads)
+    else:
+        from unseen.bench.live import run_live_bench
+
+        run_live_bench(
+            clients=tuple(int(c) for c in args.clients.split(",")), seconds=args.seconds, weights=args.weights, browser=not args.no_browser
+        )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="unseen", description="Remove objects from video, online and in real time.")
@@ -119,6 +134,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. steps=1000 data.roots=[data/train]")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("bench", help="benchmarks that print figures: speed (engine vs baselines) or live (server round trip)")
+    p.add_argument("what", choices=["speed", "live"])
+    p.add_argument("--weights", default="small", help="model weights (preset or path)")
+    p.add_argument("--frames", type=int, default=1000, help="speed: timed frames per method (default 1000)")
+    p.add_argument("--warmup", type=int, default=30, help="speed: untimed frames first (default 30)")
+    p.add_argument("--naive-frames", type=int, default=60, help="speed: timed frames for the slow naive model (default 60)")
+    p.add_argument("--hd-frames", type=int, default=200, help="speed: timed frames at 1280x720 (default 200)")
+    p.add_argument("--backends", default="eager,onnx", help="speed: engine backends to measure (eager, compile, onnx)")
+    p.add_argument("--soak", type=int, default=0, help="speed: also run the engine this many frames and compare RSS (e.g. 5000)")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    p.add_argument("--clients", default="1,2,4", help="live: simulated client counts (default 1,2,4)")
+    p.add_argument("--seconds", type=float, default=10.0, help="live: seconds per client count (default 10)")
+    p.add_argument("--no-browser", action="store_true", help="live: skip the real-browser measurement")
+    p.set_defaults(func=_cmd_bench)
 
     for extra in _EXTRA_COMMANDS:
         extra(sub)
