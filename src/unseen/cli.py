@@ -66,6 +66,22 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_live(args: argparse.Namespace) -> int:
+    from unseen.jobs.live import run_headless, run_server
+    from unseen.server.app import LiveConfig
+
+    if args.source:
+        if not args.out:
+            raise UnseenError("--source needs --out (a file or a stream URL)")
+        run_headless(args.source, args.out, args.box, args.masks, args.method, args.weights, args.overwrite, not args.quiet)
+        return 0
+    if not 1 <= args.port <= 65535:
+        raise UnseenError("--port must be between 1 and 65535")
+    config = LiveConfig(method=args.method, weights=args.weights, allowed_origins=args.allow_origin or [])
+    run_server(args.host, args.port, config)
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     if args.what == "speed":
         from unseen.bench.speed import run_speed_bench
@@ -134,6 +150,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. steps=1000 data.roots=[data/train]")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("live", help="live removal: a browser page with your webcam, or a headless stream pipeline")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--method", default="model", help="inpainter: model (default), memory or telea")
+    p.add_argument("--weights", default="small", help="model weights: preset name or .safetensors path")
+    p.add_argument("--allow-origin", action="append", help="also accept WebSocket connections from this origin (repeatable)")
+    p.add_argument("--source", help="headless: a video file, capture device (/dev/video0) or stream URL (rtsp://...)")
+    p.add_argument("--out", help="headless: output file or stream URL (rtsp://, rtmp://, udp://)")
+    p.add_argument("--box", help="headless: x,y,w,h of the object on the first frame")
+    p.add_argument("--masks", help="headless: mask files instead of --box")
+    p.add_argument("--overwrite", action="store_true", help="headless: replace --out if it exists")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_live)
 
     p = sub.add_parser("bench", help="benchmarks that print figures: speed (engine vs baselines) or live (server round trip)")
     p.add_argument("what", choices=["speed", "live"])

@@ -39,12 +39,14 @@ class BackgroundMemory:
         self._offset = np.zeros(2)  # sub-pixel remainder of the accumulated shift (x, y)
         self._scale = 1
         self.cut = False  # the last update saw a scene cut
+        self.still_frames = 0  # consecutive frames without camera motion
 
     def reset(self) -> None:
         """Forget everything."""
         self.value = self.known = self.age = None
         self._prev_small = self._prev_hole = None
         self._offset = np.zeros(2)
+        self.still_frames = 0
 
     def _small_grey(self, frame: np.ndarray) -> np.ndarray:
         import cv2
@@ -74,18 +76,23 @@ class BackgroundMemory:
         if float(np.mean(np.abs(small.astype(np.float32) - prev))) > self.config.cut_threshold:
             self.value = self.known = self.age = None
             self.cut = True
+            self.still_frames = 0
             return
         if not self.config.track_motion:
+            self.still_frames += 1
             return
         matrix = global_motion(prev, small, hole | prev_hole)
         if matrix is None or not is_translation(matrix):
             self.known[:] = False  # the camera moved in a way a shift cannot follow: start over
             self._offset = np.zeros(2)
+            self.still_frames = 0
             return
         shift = matrix[:, 2] * self._scale + self._offset
         if np.hypot(*shift) < self.config.min_shift:
             self._offset = shift
+            self.still_frames += 1
             return
+        self.still_frames = 0
         ix, iy = int(round(shift[0])), int(round(shift[1]))
         self._offset = shift - (ix, iy)
         self.value = np.roll(self.value, (iy, ix), axis=(0, 1))

@@ -37,6 +37,8 @@ class EngineConfig:
     bf16: bool = True  # bfloat16 autocast on CPU (torch backends) where it is faster
     threads: int = 0  # torch threads (0: leave as is)
     feather: int = 2  # feathered edge width in full-resolution pixels
+    trust_memory: int = 5  # with the camera still this many frames, hole pixels the memory has seen are final:
+    # the network runs only around the rest (0: always run the network on the whole hole)
 
 
 def _resize(image: np.ndarray, size: tuple[int, int], nearest: bool = False) -> np.ndarray:
@@ -98,11 +100,17 @@ class OnlineInpainter(Inpainter):
         self.frames_seen += 1
         if not mask.any():
             return frame.copy()
+        trusted = self.config.trust_memory > 0 and self.memory.still_frames >= self.config.trust_memory
+        if trusted and not (mask & ~from_memory).any():
+            return composite_patch(frame, value, mask, self.config.feather)  # all seen: no network needed
         ww, wh = self.work_size(width, height)
         small = _resize(frame, (ww, wh))
         small_mask = _resize(mask.astype(np.uint8) * 255, (ww, wh)) > 0
         small_known = _resize((~mask | from_memory).astype(np.uint8) * 255, (ww, wh)) == 255
-        box = self.roi.update(small_mask, ww, wh) if self.config.roi else (0, 0, ww, wh)
+        need = small_mask & ~small_known if trusted else small_mask
+        if not need.any():
+            need = small_mask
+        box = self.roi.update(need, ww, wh) if self.config.roi else (0, 0, ww, wh)
         if self.roi.moved:
             self.cache.reset()
         x0, y0, x1, y1 = box
@@ -135,4 +143,15 @@ class OnlineInpainter(Inpainter):
             guide_full[mem] = value[fy0:fy1, fx0:fx1][mem]
             patch = guide_full + _resize(residual, size)
         patch = np.clip(np.round(patch), 0, 255).astype(np.uint8)
+        if trusted:  # seen pixels come from memory, the network's patch fills the rest of its box
+            fill = frame.copy()
+            fill[from_memory] = value[from_memory]
+            region = fill[fy0:fy1, fx0:fx1]
+            inside = full_mask & ~from_memory[fy0:fy1, fx0:fx1]
+            region[inside] = patch[inside]
+            outside = mask & ~from_memory
+            outside[fy0:fy1, fx0:fx1] = False
+            if outside.any():  # unseen pixels outside the box (rare): the classical fill
+                fill = telea_fill(fill, outside)
+            return composite_patch(frame, fill, mask, self.config.feather)
         return composite_patch(frame, patch, full_mask, self.config.feather, (fx0, fy0))

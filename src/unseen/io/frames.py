@@ -105,12 +105,12 @@ class FolderSource(FrameSource):
 class VideoSource(FrameSource):
     """A video file decoded with PyAV, one frame at a time."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | str, format: str | None = None, options: dict[str, str] | None = None) -> None:
         import av
 
         self.path = path
         try:
-            self.container = av.open(str(path))
+            self.container = av.open(str(path), format=format, options=options or {})
         except (av.error.FFmpegError, UnicodeDecodeError) as exc:
             raise UnseenError(f"{path}: cannot open as a video ({exc.__class__.__name__})") from None
         if not self.container.streams.video:
@@ -127,9 +127,11 @@ class VideoSource(FrameSource):
         if not 0.5 <= fps <= 1000:
             fps = DEFAULT_FOLDER_FPS
         count = int(stream.frames or 0)
-        if count <= 0:
+        if count <= 0 and isinstance(path, Path):
             count = self._count_packets()
-        self.info = SourceInfo(width, height, fps, count, None, bool(self.container.streams.audio), path)
+        self.info = SourceInfo(
+            width, height, fps, count, None, bool(self.container.streams.audio), path if isinstance(path, Path) else None
+        )
 
     def _count_packets(self) -> int:
         """Count video packets without decoding (for streams whose header has no frame count)."""
@@ -186,3 +188,20 @@ def open_frames(path: str | Path, fps: float | None = None) -> FrameSource:
     if path.suffix.lower() in IMAGE_EXTENSIONS:
         raise UnseenError(f"{path}: a single image is not a video; give a video file or a folder of frames")
     return VideoSource(path)
+
+
+def is_stream_spec(spec: str) -> bool:
+    """True for live sources: URLs (rtsp, rtmp, http, udp...) and capture devices (/dev/video*)."""
+    return "://" in spec or spec.startswith("/dev/video")
+
+
+def open_stream(spec: str) -> FrameSource:
+    """Open a file, a folder, a capture device (/dev/videoN, via v4l2) or a stream URL (rtsp://, http://...)."""
+    if not is_stream_spec(spec):
+        return open_frames(spec)
+    if spec.startswith("/dev/video"):
+        if not Path(spec).exists():
+            raise UnseenError(f"{spec}: no such capture device")
+        return VideoSource(spec, format="v4l2")
+    options = {"rtsp_transport": "tcp"} if spec.startswith("rtsp://") else {}
+    return VideoSource(spec, options=options)

@@ -41,6 +41,7 @@ class TrackerConfig:
     fg_differ: float = 60.0  # ... above which (near the object) it is foreground
     max_area_change: float = 1.8  # a re-segmentation changing area by more than this factor is rejected
     max_points: int = 300
+    subtract_coverage: float = 0.6  # share of the object's surroundings with a known background for plain subtraction
 
 
 def _grabcut(frame: np.ndarray, init: np.ndarray, iters: int) -> np.ndarray:
@@ -198,7 +199,13 @@ class BoxTrackerSource(MaskSource):
         ys, xs = np.nonzero(ring)
         y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
         fg = np.zeros((h, w), bool)
-        fg[y0:y1, x0:x1] = _grabcut(frame[y0:y1, x0:x1], labels[y0:y1, x0:x1], cfg.grabcut_iters)
+        if self.bg is not None and self.bg_known[ring].mean() > cfg.subtract_coverage:
+            # a still camera has shown the background around the object: the difference is the object
+            fg[ring] = np.where(self.bg_known[ring], diff[ring] > cfg.bg_match, pred[ring])  # never seen: the flow's guess
+            fg[core] = True
+            fg = cv2.morphologyEx(fg.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
+        else:
+            fg[y0:y1, x0:x1] = _grabcut(frame[y0:y1, x0:x1], labels[y0:y1, x0:x1], cfg.grabcut_iters)
         fg = _clean(fg, pred)
         area, ref = fg.sum(), max(1, pred.sum())
         if area == 0 or area > cfg.max_area_change * ref or area < ref / cfg.max_area_change:

@@ -1,0 +1,90 @@
+"""`unseen live`: the browser server, or a headless source -> engine -> sink pipeline."""
+
+from __future__ import annotations
+
+import sys
+import time
+from fractions import Fraction
+
+import numpy as np
+
+from unseen.errors import UnseenError
+from unseen.io.frames import SourceInfo, is_stream_spec, open_stream
+from unseen.io.writers import FrameWriter, open_writer
+from unseen.server.app import LiveConfig
+
+
+def run_server(host: str, port: int, config: LiveConfig) -> None:
+    """Serve the live page until Ctrl-C."""
+    import uvicorn
+
+    from unseen.server.app import create_app
+    from unseen.server.protocol import MAX_MESSAGE_BYTES
+
+    app = create_app(config)
+    shown = "localhost" if host in ("127.0.0.1", "::1") else host
+    print(f"unseen live: open http://{shown}:{port}/ in a browser (Ctrl-C to stop)", flush=True)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print("unseen: note: listening beyond this machine; anyone who can reach it can use the page", file=sys.stderr)
+    uvicorn.run(app, host=host, port=port, log_level="warning", ws_max_size=MAX_MESSAGE_BYTES, ws_per_message_deflate=False)
+
+
+class StreamWriter(FrameWriter):
+    """H.264 to a stream URL (rtsp://, rtmp://, udp://...) with zero-latency settings; nothing to rename."""
+
+    def __init__(self, url: str, info: SourceInfo) -> None:
+        import av
+
+        self.url, self.count, self._done = url, 0, False
+        fmt = "rtsp" if url.startswith("rtsp://") else "flv" if url.startswith("rtmp://") else "mpegts"
+        try:
+            self.container = av.open(url, mode="w", format=fmt)
+        except av.error.FFmpegError as exc:
+            raise UnseenError(f"{url}: cannot open the output stream ({exc.__class__.__name__})") from None
+        self.stream = self.container.add_stream("libx264", rate=Fraction(info.fps).limit_denominator(1001))
+        self.stream.width, self.stream.height, self.stream.pix_fmt = info.width, info.height, "yuv420p"
+        self.stream.options = {"tune": "zerolatency", "preset": "ultrafast"}
+
+    def write(self, frame: np.ndarray) -> None:
+        import av
+
+        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+        vf.pts = self.count
+        for packet in self.stream.encode(vf):
+            self.container.mux(packet)
+        self.count += 1
+
+    def commit(self):
+        for packet in self.stream.encode(None):
+            self.container.mux(packet)
+        self.container.close()
+        self._done = True
+        return self.url
+
+    def abort(self) -> None:
+        self.container.close()
+
+
+def run_headless(
+    source: str, out: str, box: str | None, masks: str | None, method: str, weights: str, overwrite: bool, progress: bool
+) -> None:
+    """Process a file, device or stream URL online and write a file or stream; one summary line at the end."""
+    from unseen.engine.registry import make_inpainter
+    from unseen.jobs.remove import RemoveOptions, build_mask_source, process
+
+    opts = RemoveOptions(
+        input=source, out=out, masks=masks, box=box, method=method, weights=weights, overwrite=overwrite, progress=progress
+    )
+    inpainter = make_inpainter(method, weights)
+    start = time.perf_counter()
+    with open_stream(source) as src:
+        mask_source = build_mask_source(opts, src)
+        try:
+            writer = StreamWriter(out, src.info) if is_stream_spec(out) else open_writer(out, src.info, overwrite, names=src.info.names)
+            with writer:
+                count, _ = process(src, mask_source, inpainter, writer, progress)
+                writer.commit()
+        finally:
+            mask_source.close()
+    seconds = time.perf_counter() - start
+    print(f"wrote {out}: {count} frames in {seconds:.1f} s ({count / max(seconds, 1e-9):.1f} fps), method {method}")

@@ -1,0 +1,159 @@
+"""The live ASGI app: the page, and a WebSocket per client running its own mask source and engine.
+
+Flow control: the page keeps one frame in flight; on the server a "newest frame wins" slot sits
+between the receiver and the worker, so frames that would queue are dropped, never buffered, and
+latency stays flat when the server is slower than the camera.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from fastapi import WebSocket
+
+from unseen.engine.inpainter import Inpainter
+from unseen.server.protocol import ProtocolError, decode_frame, encode_result, parse_control
+from unseen.server.session import LiveSession
+
+STATIC_DIR = Path(str(resources.files("unseen") / "server" / "static"))
+
+
+@dataclass
+class LiveConfig:
+    """Settings of the live server."""
+
+    method: str = "model"
+    weights: str = "small"
+    work_width: int = 480  # the page downscales frames to fit this before sending
+    work_height: int = 288
+    allowed_origins: list[str] = field(default_factory=list)  # besides the server's own origin
+    max_clients: int = 8
+    dilation: int = 3
+
+
+def inpainter_factory(config: LiveConfig) -> Callable[[], Inpainter]:
+    """A factory of per-client inpainters; the model weights are loaded once and shared."""
+    if config.method != "model":
+        from unseen.engine.registry import make_inpainter
+
+        return lambda: make_inpainter(config.method)
+    from unseen.engine.online import EngineConfig, OnlineInpainter
+    from unseen.model.checkpoint import load_generator
+
+    model = load_generator(config.weights)
+    engine = EngineConfig(work_width=config.work_width, work_height=config.work_height)
+    return lambda: OnlineInpainter(model, engine)
+
+
+def origin_allowed(origin: str | None, host: str | None, allowed: list[str]) -> bool:
+    """Browsers send Origin: accept our own origin and explicitly allowed ones; non-browser clients send none."""
+    if origin is None:
+        return True
+    if origin in allowed:
+        return True
+    return host is not None and urlsplit(origin).netloc == host
+
+
+def create_app(config: LiveConfig | None = None, make_inpainter: Callable[[], Inpainter] | None = None):
+    """Build the FastAPI app (the model loads here, once)."""
+    from fastapi import FastAPI
+    from fastapi.responses import FileResponse, JSONResponse
+    from fastapi.staticfiles import StaticFiles
+
+    from unseen import __version__
+
+    config = config or LiveConfig()
+    make = make_inpainter or inpainter_factory(config)
+    app = FastAPI(title="unseen live", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.clients = 0
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/")
+    async def index() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html")
+
+    @app.get("/api/info")
+    async def info() -> JSONResponse:
+        return JSONResponse(
+            {"version": __version__, "method": config.method, "work": [config.work_width, config.work_height], "clients": app.state.clients}
+        )
+
+    @app.websocket("/ws")
+    async def ws(websocket: WebSocket) -> None:
+        if not origin_allowed(websocket.headers.get("origin"), websocket.headers.get("host"), config.allowed_origins):
+            await websocket.close(code=1008, reason="origin not allowed")
+            return
+        if app.state.clients >= config.max_clients:
+            await websocket.close(code=1013, reason="too many clients")
+            return
+        await websocket.accept()
+        app.state.clients += 1
+        try:
+            await serve_client(websocket, LiveSession(make, config.dilation))
+        finally:
+            app.state.clients -= 1
+
+    return app
+
+
+async def serve_client(websocket, session: LiveSession) -> None:
+    """Receive frames into a newest-wins slot while a worker processes the latest one and replies."""
+    from starlette.websockets import WebSocketDisconnect
+
+    slot: dict = {"item": None, "dropped": 0}
+    ready = asyncio.Event()
+
+    async def receive() -> None:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                raise WebSocketDisconnect(message.get("code", 1000))
+            if message.get("text") is not None:
+                control = parse_control(message["text"])
+                if control["type"] == "select":
+                    session.select(control["box"])
+                else:
+                    session.reset()
+            elif message.get("bytes") is not None:
+                item = decode_frame(message["bytes"])
+                if slot["item"] is not None:
+                    slot["dropped"] += 1  # a newer frame replaces one not yet started
+                slot["item"] = item
+                ready.set()
+
+    async def work() -> None:
+        while True:
+            await ready.wait()
+            ready.clear()
+            item, slot["item"] = slot["item"], None
+            if item is None:
+                continue
+            result = await asyncio.to_thread(session.process, *item)
+            header = {"id": result.frame_id, "ms": round(result.ms, 2), "dropped": slot["dropped"]}
+            if result.box is None:
+                await websocket.send_bytes(encode_result({**header, "empty": True}))
+            else:
+                x, y, w, h = result.box
+                await websocket.send_bytes(encode_result({**header, "x": x, "y": y, "w": w, "h": h}, result.patch, result.mask))
+
+    receiver = asyncio.create_task(receive())
+    worker = asyncio.create_task(work())
+    try:
+        done, _ = await asyncio.wait({receiver, worker}, return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            exc = task.exception()
+            if isinstance(exc, ProtocolError):
+                await websocket.close(code=1003, reason=str(exc)[:120])
+            elif exc is not None and not isinstance(exc, WebSocketDisconnect):
+                await websocket.close(code=1011, reason="internal error")
+                raise exc
+    except WebSocketDisconnect:
+        pass
+    finally:
+        receiver.cancel()
+        worker.cancel()

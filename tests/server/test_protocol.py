@@ -1,0 +1,136 @@
+"""Live server protocol through an ASGI WebSocket test client."""
+
+import json
+import time
+
+import numpy as np
+import pytest
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from unseen.engine.memory import MemoryInpainter
+from unseen.eval.synthetic import moving_object_scene
+from unseen.server.app import LiveConfig, create_app
+from unseen.server.protocol import decode_result, encode_frame
+
+
+@pytest.fixture(scope="module")
+def scene():
+    return moving_object_scene(30, 144, 240, seed=7)
+
+
+def _box(mask: np.ndarray, pad: int = 4) -> list[int]:
+    ys, xs = np.nonzero(mask)
+    return [int(xs.min() - pad), int(ys.min() - pad), int(xs.max() - xs.min() + 2 * pad), int(ys.max() - ys.min() + 2 * pad)]
+
+
+def _client(make=MemoryInpainter) -> TestClient:
+    return TestClient(create_app(LiveConfig(method="memory"), make_inpainter=make))
+
+
+def test_page_and_info_are_served():
+    with _client() as client:
+        page = client.get("/")
+        assert page.status_code == 200 and "unseen" in page.text and "/static/app.js" in page.text
+        assert client.get("/static/app.js").status_code == 200
+        assert client.get("/api/info").json()["work"] == [480, 288]
+        assert client.get("/static/../../errors.py").status_code == 404  # nothing outside the static folder
+
+
+def test_round_trip_returns_only_the_region_and_its_mask(scene):
+    with _client() as client, client.websocket_connect("/ws") as ws:
+        ws.send_bytes(encode_frame(1, scene.frames[0]))
+        header, patch, mask = decode_result(ws.receive_bytes())
+        assert header["id"] == 1 and header["empty"]  # nothing selected yet
+        ws.send_text(json.dumps({"type": "select", "box": _box(scene.masks[1])}))
+        for i in range(2, 20):
+            ws.send_bytes(encode_frame(i, scene.frames[i]))
+            header, patch, mask = decode_result(ws.receive_bytes())
+            assert header["id"] == i
+        x, y, w, h = header["x"], header["y"], header["w"], header["h"]
+        assert patch.shape == (h, w, 3) and mask.shape == (h, w)
+        assert w * h < 0.5 * 144 * 240  # a region, not the whole frame
+        truth = scene.masks[19][y : y + h, x : x + w]
+        assert (mask & truth).sum() / truth.sum() > 0.9  # the hole covers the object
+        revealed = mask & ~scene.masks[19][y : y + h, x : x + w] & ~scene.masks[2:19].all(0)[y : y + h, x : x + w]
+        # the object is gone: the patch looks like the background, not the reddish object
+        inside = mask & truth
+        bg = scene.background[y : y + h, x : x + w]
+        assert (
+            np.abs(patch[inside].astype(int) - bg[inside]).mean()
+            < np.abs(scene.frames[19][y : y + h, x : x + w][inside].astype(int) - bg[inside]).mean()
+        )
+        assert revealed.sum() >= 0
+
+
+@pytest.mark.parametrize(
+    "message,reason",
+    [
+        ("not json", "not JSON"),
+        (json.dumps({"type": "explode"}), "unknown control"),
+        (json.dumps({"type": "select", "box": [1, 2]}), "select needs box"),
+        (b"\x01\x00", "too short"),
+        (b"\x01\x00\x00\x00garbage-bytes", "not a decodable image"),
+    ],
+)
+def test_malformed_messages_close_that_connection_with_a_reason(message, reason):
+    with _client() as client:
+        with client.websocket_connect("/ws") as ws:
+            ws.send_text(message) if isinstance(message, str) else ws.send_bytes(message)
+            with pytest.raises(WebSocketDisconnect) as info:
+                ws.receive_bytes()
+        assert info.value.code == 1003 and reason in info.value.reason
+        assert client.get("/api/info").status_code == 200  # the server lives on
+
+
+def test_oversize_frames_are_refused():
+    big = np.zeros((1400, 1400, 3), np.uint8)
+    with _client() as client, client.websocket_connect("/ws") as ws:
+        ws.send_bytes(encode_frame(1, big))
+        with pytest.raises(WebSocketDisconnect) as info:
+            ws.receive_bytes()
+    assert "outside 16..1280" in info.value.reason
+
+
+def test_foreign_origin_is_refused():
+    with _client() as client:
+        with pytest.raises(WebSocketDisconnect) as info:
+            with client.websocket_connect("/ws", headers={"origin": "http://evil.example"}) as ws:
+                ws.receive_bytes()
+        assert info.value.code == 1008
+        with client.websocket_connect("/ws", headers={"origin": "http://testserver"}) as ws:
+            ws.send_bytes(encode_frame(1, np.zeros((32, 32, 3), np.uint8)))
+            assert decode_result(ws.receive_bytes())[0]["id"] == 1
+
+
+class SlowMemory(MemoryInpainter):
+    def step(self, frame, mask):
+        time.sleep(0.15)
+        return super().step(frame, mask)
+
+
+def test_stale_frames_are_dropped_not_queued(scene):
+    with _client(SlowMemory) as client, client.websocket_connect("/ws") as ws:
+        ws.send_text(json.dumps({"type": "select", "box": _box(scene.masks[0])}))
+        for i in range(1, 9):  # a camera faster than the server
+            ws.send_bytes(encode_frame(i, scene.frames[i]))
+            time.sleep(0.02)
+        ids = []
+        while not ids or ids[-1] != 8:
+            header, _, _ = decode_result(ws.receive_bytes())
+            ids.append(header["id"])
+        assert len(ids) < 8 and header["dropped"] >= 8 - len(ids)
+        assert ids == sorted(ids)
+
+
+def test_clients_are_isolated(scene):
+    with _client() as client, client.websocket_connect("/ws") as a, client.websocket_connect("/ws") as b:
+        a.send_text(json.dumps({"type": "select", "box": _box(scene.masks[0])}))
+        for i in range(3):
+            a.send_bytes(encode_frame(i, scene.frames[i]))
+            b.send_bytes(encode_frame(100 + i, scene.frames[i]))
+            ha, _, _ = decode_result(a.receive_bytes())
+            hb, _, _ = decode_result(b.receive_bytes())
+            assert ha["id"] == i and not ha.get("empty")
+            assert hb["id"] == 100 + i and hb.get("empty")  # b selected nothing
+        assert client.get("/api/info").json()["clients"] == 2
