@@ -82,6 +82,27 @@ def _cmd_live(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from unseen.eval.report import aggregate_table, write_reports
+    from unseen.eval.run import EvalConfig, evaluate
+
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if args.frames < 2:
+        raise UnseenError("--frames must be at least 2")
+    config = EvalConfig(
+        methods=methods, weights=args.weights, width=args.width, height=args.height, frames=args.frames,
+        max_clips=args.max_clips, seed=args.seed, ssim_default_window=args.ssim7, real=args.real,
+    )  # fmt: skip
+    out = Path(args.out)
+    rows = evaluate(args.data, config, progress=not args.quiet, sheets=out / "sheets" if args.real else None)
+    print(aggregate_table(rows))
+    written = write_reports(rows, config, args.data, out, Path(args.report) if args.report else None)
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     if args.what == "speed":
         from unseen.bench.speed import run_speed_bench
@@ -164,6 +185,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="headless: replace --out if it exists")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_live)
+
+    p = sub.add_parser("eval", help="quality (PSNR/SSIM/E_warp/flicker) and speed of methods on a dataset, with reports")
+    p.add_argument("data", help="YouTube-VOS/DAVIS-style folder (JPEGImages/), folder of videos, or frame folders")
+    p.add_argument("--methods", default="telea,memory,model", help="comma-separated: telea, memory, model, or .safetensors paths")
+    p.add_argument("--weights", default="small", help="weights for `model` (preset or path)")
+    p.add_argument("--frames", type=int, default=40, help="at most this many frames per clip (default 40)")
+    p.add_argument("--width", type=int, default=432)
+    p.add_argument("--height", type=int, default=240)
+    p.add_argument("--max-clips", type=int, default=0, help="only the first N clips (default all)")
+    p.add_argument("--seed", type=int, default=0, help="mask seed (default 0)")
+    p.add_argument("--ssim7", action="store_true", help="also SSIM with the default 7-pixel window")
+    p.add_argument("--real", action="store_true", help="real-object mode: the clips' annotations as holes, stability only, contact sheets")
+    p.add_argument("--out", default="eval-out", help="folder for CSVs, plots and contact sheets (default eval-out)")
+    p.add_argument("--report", help="also write the Markdown results page here (e.g. docs/RESULTS.md)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_eval)
 
     p = sub.add_parser("bench", help="benchmarks that print figures: speed (engine vs baselines) or live (server round trip)")
     p.add_argument("what", choices=["speed", "live"])

@@ -1,0 +1,215 @@
+"""`unseen eval`: every method, online, on the same clips and masks; per-clip rows and aggregates.
+
+Synthetic-mask protocol (truth known): frames resized to 432x240, masks from a seed (stationary free-form
+strokes and moving object silhouettes, dilated with a 3x3 cross x4), masked pixels overwritten before a
+method sees them. Real-object mode: the clips' own annotations as holes, no truth: temporal stability only.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from unseen.errors import UnseenError
+from unseen.eval.metrics import hole_flicker, psnr, ssim, warping_error
+from unseen.eval.protocol import PROTOCOL_DILATION, moving_masks, stationary_masks
+
+
+@dataclass
+class EvalConfig:
+    """What `unseen eval` runs."""
+
+    methods: list[str] = field(default_factory=lambda: ["telea", "memory", "model"])
+    weights: str = "small"
+    width: int = 432
+    height: int = 240
+    frames: int = 40  # at most this many frames per clip
+    max_clips: int = 0  # 0: all
+    seed: int = 0
+    kinds: tuple[str, ...] = ("stationary", "moving")
+    ssim_default_window: bool = False  # also report SSIM with skimage's 7-px window
+    real: bool = False  # real-object mode
+
+
+@dataclass
+class EvalRow:
+    """One method on one clip with one mask kind."""
+
+    clip: str
+    camera: str  # static | moving
+    masks: str  # stationary | moving | real
+    method: str
+    psnr: float
+    ssim: float
+    ssim7: float
+    ewarp: float
+    flicker: float
+    fps: float
+
+
+@dataclass
+class EvalClip:
+    name: str
+    frames: np.ndarray  # (T, H, W, 3)
+    annotations: np.ndarray | None  # (T, H, W) bool
+
+
+def load_eval_clips(root: str | Path, config: EvalConfig) -> list[EvalClip]:
+    """Clips under `root` (YouTube-VOS/DAVIS layout, frame folders or videos), resized to the protocol size."""
+    import cv2
+
+    from unseen.io.frames import list_images
+    from unseen.masks.hygiene import dilate
+    from unseen.train.data import discover_clips
+
+    clips = [c for c in discover_clips(root) if c.length >= 2]
+    if not clips:
+        raise UnseenError(f"{root}: no clips found (expected JPEGImages/<clip>/, videos/ or frame folders)")
+    if config.max_clips:
+        clips = clips[: config.max_clips]
+    size = (config.width, config.height)
+    out = []
+    for clip in clips:
+        n = min(config.frames, clip.length)
+        frames = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in clip.read(list(range(n)))])
+        ann = None
+        if clip.annotations is not None:
+            files = list_images(clip.annotations)[:n]
+            if len(files) == n:
+                masks = [
+                    cv2.resize((cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) > 0).astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+                    for p in files
+                ]
+                ann = dilate(np.stack(masks), PROTOCOL_DILATION)
+        out.append(EvalClip(clip.name, frames, ann))
+    return out
+
+
+def camera_kind(frames: np.ndarray) -> str:
+    """'static' when the median global motion between frames is under half a pixel, else 'moving'."""
+    import cv2
+
+    from unseen.engine.motion import global_motion
+
+    shifts = []
+    for a, b in zip(frames[:-1:2], frames[1::2], strict=False):
+        m = global_motion(cv2.cvtColor(a, cv2.COLOR_RGB2GRAY), cv2.cvtColor(b, cv2.COLOR_RGB2GRAY))
+        shifts.append(np.inf if m is None else float(np.hypot(*m[:, 2])))
+    return "static" if shifts and float(np.median(shifts)) < 0.5 else "moving"
+
+
+def run_method(method: str, weights: str, frames: np.ndarray, masks: np.ndarray, work: tuple[int, int]) -> tuple[list[np.ndarray], float]:
+    """Run one method online over a clip; returns outputs and frames per second."""
+    from unseen.engine.online import EngineConfig, OnlineInpainter
+    from unseen.engine.registry import make_inpainter
+
+    if method == "model" or method.endswith(".safetensors"):
+        inpainter = OnlineInpainter.from_weights(
+            weights if method == "model" else method, EngineConfig(work_width=work[0], work_height=work[1])
+        )
+    else:
+        inpainter = make_inpainter(method, weights)
+    start = time.perf_counter()
+    outputs = [inpainter.step(f, m) for f, m in zip(frames, masks, strict=True)]
+    return outputs, len(frames) / (time.perf_counter() - start)
+
+
+def _silhouettes(clips: list[EvalClip]) -> list[np.ndarray]:
+    shapes = []
+    for c in clips:
+        if c.annotations is not None:
+            for m in c.annotations[:: max(1, len(c.annotations) // 3)]:
+                ys, xs = np.nonzero(m)
+                if len(ys) > 64:
+                    shapes.append(m[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1])
+    return shapes
+
+
+def evaluate(root: str | Path, config: EvalConfig, progress: bool = True, sheets: Path | None = None) -> list[EvalRow]:
+    """Score every method on every clip and mask kind."""
+    from tqdm import tqdm
+
+    clips = load_eval_clips(root, config)
+    silhouettes = _silhouettes(clips)
+    work = (config.width, config.height)
+    rows: list[EvalRow] = []
+    jobs = [(i, c, k) for i, c in enumerate(clips) for k in (("real",) if config.real else config.kinds)]
+    if config.real:
+        jobs = [j for j in jobs if j[1].annotations is not None]
+        if not jobs:
+            raise UnseenError(f"{root}: real-object mode needs clips with Annotations/ on every frame")
+    bar = tqdm(total=len(jobs) * len(config.methods), unit="run", disable=not progress)
+    for i, clip, kind in jobs:
+        t, h, w = clip.frames.shape[:3]
+        camera = camera_kind(clip.frames)
+        if kind == "real":
+            masks, shown, truth = clip.annotations, clip.frames, None
+        else:
+            seed = config.seed * 1000 + i
+            masks = stationary_masks(seed, t, h, w) if kind == "stationary" else moving_masks(seed, t, h, w, silhouettes)
+            shown = clip.frames.copy()
+            shown[masks] = 0  # what is under the hole never reaches a method
+            truth = clip.frames
+        for method in config.methods:
+            outputs, fps = run_method(method, config.weights, shown, masks, work)
+            name = Path(method).stem if method.endswith(".safetensors") else method
+            if truth is not None:
+                p = float(np.mean([psnr(o, g) for o, g in zip(outputs, truth, strict=True)]))
+                s = float(np.mean([ssim(o, g) for o, g in zip(outputs, truth, strict=True)]))
+                s7 = (
+                    float(np.mean([ssim(o, g, None) for o, g in zip(outputs, truth, strict=True)]))
+                    if config.ssim_default_window
+                    else float("nan")
+                )
+                ew = warping_error(outputs, list(truth))
+                fl = hole_flicker(outputs, list(truth), list(masks))
+            else:
+                p = s = s7 = float("nan")
+                ew = warping_error(outputs, outputs)  # no truth: flow between the outputs themselves
+                fl = hole_flicker(outputs, outputs[:1] * len(outputs), list(masks))  # change inside the hole
+            rows.append(EvalRow(clip.name, camera, kind, name, p, s, s7, ew, fl, fps))
+            if sheets is not None:
+                contact_sheet(sheets / f"{clip.name}-{kind}-{name}.jpg", clip.frames, masks, outputs)
+            bar.update(1)
+    bar.close()
+    return rows
+
+
+def contact_sheet(path: Path, frames: np.ndarray, masks: np.ndarray, outputs: list[np.ndarray], times: int = 4) -> Path:
+    """An image with input, mask and output (rows) at a few times (columns)."""
+    import cv2
+
+    idx = np.linspace(0, len(frames) - 1, times).astype(int)
+    rows = [
+        np.concatenate([frames[i] for i in idx], 1),
+        np.concatenate([np.repeat((masks[i] * 255).astype(np.uint8)[..., None], 3, 2) for i in idx], 1),
+        np.concatenate([outputs[i] for i in idx], 1),
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(rows, 0), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
+    return path
+
+
+def aggregate(rows: list[EvalRow]) -> list[dict]:
+    """Mean of every metric per (masks, camera, method), plus 'all' cameras."""
+    out = []
+    keys = sorted({(r.masks, r.camera) for r in rows} | {(r.masks, "all") for r in rows})
+    methods = list(dict.fromkeys(r.method for r in rows))
+    for masks, camera in keys:
+        for method in methods:
+            sel = [r for r in rows if r.masks == masks and r.method == method and (camera == "all" or r.camera == camera)]
+            if not sel:
+                continue
+            agg = {"masks": masks, "camera": camera, "method": method, "clips": len(sel)}
+            for metric in ("psnr", "ssim", "ssim7", "ewarp", "flicker", "fps"):
+                agg[metric] = float(np.mean([getattr(r, metric) for r in sel]))
+            out.append(agg)
+    return out
+
+
+def rows_as_dicts(rows: list[EvalRow]) -> list[dict]:
+    """Rows as plain dicts (CSV)."""
+    return [asdict(r) for r in rows]
