@@ -15,16 +15,12 @@ def _cmd_remove(args: argparse.Namespace) -> int:
     opts = RemoveOptions(
         input=args.input,
         out=args.out,
-        masks=args.masks,
-        box=args.box,
-        at=args.at,
         method=args.method,
         weights=args.weights,
-        dilate=args.dilate,
         overwrite=args.overwrite,
         progress=not args.quiet,
-        fps=args.fps,
         crf=args.crf,
+        **_mask_options(args),
     )
     run_remove(opts)
     return 0
@@ -34,10 +30,7 @@ def _cmd_masks(args: argparse.Namespace) -> int:
     from unseen.jobs.masks_preview import run_masks_preview
     from unseen.jobs.remove import RemoveOptions
 
-    opts = RemoveOptions(
-        input=args.input, out=args.out, masks=args.masks, box=args.box, at=args.at, dilate=args.dilate,
-        overwrite=args.overwrite, progress=not args.quiet, fps=args.fps,
-    )  # fmt: skip
+    opts = RemoveOptions(input=args.input, out=args.out, overwrite=args.overwrite, progress=not args.quiet, **_mask_options(args))
     run_masks_preview(opts)
     return 0
 
@@ -118,6 +111,28 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_mask_args(p: argparse.ArgumentParser) -> None:
+    """Where the holes come from: mask files, a tracked box, or a detector with class names; and their hygiene."""
+    p.add_argument("--masks", help="mask folder (PNG per frame), one PNG for all frames, or a mask video")
+    p.add_argument("--box", help="x,y,w,h box around the object on frame --at; it is segmented and tracked")
+    p.add_argument("--at", type=int, default=0, help="frame index the --box refers to (default 0)")
+    p.add_argument("--remove", help="COCO class names to remove, e.g. bottle,cup (needs --detector)")
+    p.add_argument("--detector", help="RTMDet-Ins (mmdeploy) or YOLO-seg (ultralytics) .onnx model")
+    p.add_argument("--detector-kind", default="auto", choices=["auto", "rtmdet", "yolo"])
+    p.add_argument("--score", type=float, default=0.3, help="detector score threshold (default 0.3)")
+    p.add_argument("--min-area", type=int, default=0, help="ignore hole components smaller than N pixels")
+    p.add_argument("--hold", type=int, default=0, help="keep pixels in the hole N frames after last seen (default 3 with --detector)")
+    p.add_argument("--dilate", type=int, default=None, help="grow holes by N pixels (3x3 cross); default 4, or 2 with --box")
+    p.add_argument("--fps", type=float, default=None, help="frame rate for frame-folder input (default 25)")
+
+
+def _mask_options(args: argparse.Namespace) -> dict:
+    return {
+        k: getattr(args, k)
+        for k in ("masks", "box", "at", "remove", "detector", "detector_kind", "score", "min_area", "hold", "dilate", "fps")
+    }
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="unseen", description="Remove objects from video, online and in real time.")
@@ -129,13 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("remove", help="remove masked objects from a video file or frame folder")
     p.add_argument("input", help="video file (mp4, mkv, avi, webm, h264, h265) or folder of frames")
     p.add_argument("--out", required=True, help="output .mp4/.mkv, or a folder for PNG frames")
-    p.add_argument("--masks", help="mask folder (PNG per frame), one PNG for all frames, or a mask video")
-    p.add_argument("--box", help="x,y,w,h box around the object on frame --at; it is segmented and tracked")
-    p.add_argument("--at", type=int, default=0, help="frame index the --box refers to (default 0)")
+    _add_mask_args(p)
     p.add_argument("--method", default="model", help="inpainter: model (default), memory or telea")
     p.add_argument("--weights", default="small", help="model weights: preset name (shipped) or .safetensors path")
-    p.add_argument("--dilate", type=int, default=None, help="grow holes by N pixels (3x3 cross); default 4, or 2 with --box")
-    p.add_argument("--fps", type=float, default=None, help="frame rate for frame-folder input (default 25)")
     p.add_argument("--crf", type=int, default=18, help="H.264 quality for video output (0 = lossless, default 18)")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -144,11 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("masks", help="preview masks: write the video with the masks drawn over it")
     p.add_argument("input", help="video file or folder of frames")
     p.add_argument("--out", required=True, help="output .mp4, or a folder for PNG frames")
-    p.add_argument("--masks", help="mask folder, one PNG, or a mask video")
-    p.add_argument("--box", help="x,y,w,h box around the object on frame --at")
-    p.add_argument("--at", type=int, default=0, help="frame index the --box refers to (default 0)")
-    p.add_argument("--dilate", type=int, default=None, help="grow holes by N pixels (default 4, or 2 with --box)")
-    p.add_argument("--fps", type=float, default=None, help="frame rate for frame-folder input (default 25)")
+    _add_mask_args(p)
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_masks)

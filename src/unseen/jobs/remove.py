@@ -13,7 +13,7 @@ from unseen.errors import UnseenError
 from unseen.io.frames import FrameSource, open_frames
 from unseen.io.masks import MaskFiles
 from unseen.io.writers import FrameWriter, check_output_path, open_writer
-from unseen.masks.source import DilatedMaskSource, IteratorMaskSource, MaskSource
+from unseen.masks.source import CleanMaskSource, DilatedMaskSource, IteratorMaskSource, MaskSource
 
 DEFAULT_DILATE = 4
 
@@ -34,6 +34,12 @@ class RemoveOptions:
     progress: bool = True
     fps: float | None = None
     crf: int = 18
+    remove: str | None = None  # COCO class names, with `detector`
+    detector: str | None = None  # RTMDet-Ins or YOLO-seg .onnx
+    detector_kind: str = "auto"
+    score: float = 0.3
+    min_area: int = 0  # drop hole components smaller than this (pixels)
+    hold: int = 0  # temporal hysteresis: keep a pixel in the hole this many frames after it was last detected
 
 
 @dataclass
@@ -51,20 +57,34 @@ class RemoveReport:
 
 
 def build_mask_source(opts: RemoveOptions, source: FrameSource) -> MaskSource:
-    """Mask files or a box to track, dilated as asked."""
-    if bool(opts.masks) == bool(opts.box):
-        raise UnseenError("give exactly one of --masks (mask files) or --box (x,y,w,h of the object)")
+    """Mask files, a box to track, or a detector with class names; cleaned and dilated as asked."""
+    chosen = [bool(opts.masks), bool(opts.box), bool(opts.remove or opts.detector)]
+    if sum(chosen) != 1:
+        raise UnseenError(
+            "give exactly one of --masks (mask files), --box (x,y,w,h of the object) or --remove CLASSES --detector MODEL.onnx"
+        )
+    hold = opts.hold
     if opts.masks:
         files = MaskFiles(opts.masks, source.info)
         inner: MaskSource = IteratorMaskSource(iter(files), on_close=files.close)
         dil = DEFAULT_DILATE if opts.dilate is None else opts.dilate
-    else:
+    elif opts.box:
         from unseen.masks.tracker import BoxTrackerSource, parse_box
 
         inner = BoxTrackerSource(parse_box(opts.box, source.info.width, source.info.height), start=opts.at)
         dil = 2 if opts.dilate is None else opts.dilate
-    if dil < 0:
-        raise UnseenError("--dilate must be 0 or more")
+    else:
+        from unseen.masks.detectors import DetectorMaskSource, class_ids, load_segmenter
+
+        if not (opts.remove and opts.detector):
+            raise UnseenError("--remove CLASSES needs --detector MODEL.onnx (RTMDet-Ins or YOLO-seg; see docs/MASKS.md), and vice versa")
+        inner = DetectorMaskSource(load_segmenter(opts.detector, opts.detector_kind, opts.score), class_ids(opts.remove))
+        dil = DEFAULT_DILATE if opts.dilate is None else opts.dilate
+        hold = 3 if hold == 0 else hold
+    if dil < 0 or opts.min_area < 0 or hold < 0:
+        raise UnseenError("--dilate, --min-area and --hold must be 0 or more")
+    if opts.min_area or hold:
+        inner = CleanMaskSource(inner, opts.min_area, hold)
     return DilatedMaskSource(inner, dil) if dil else inner
 
 

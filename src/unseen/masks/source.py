@@ -49,3 +49,22 @@ class DilatedMaskSource(MaskSource):
 
     def close(self) -> None:
         self.inner.close()
+
+
+class CleanMaskSource(MaskSource):
+    """Mask hygiene around another source: minimum area, then temporal hysteresis."""
+
+    def __init__(self, inner: MaskSource, min_area: int = 0, hold: int = 0) -> None:
+        from unseen.masks.hygiene import Hysteresis
+
+        self.inner, self.min_area = inner, min_area
+        self.hysteresis = Hysteresis(hold) if hold > 0 else None
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        from unseen.masks.hygiene import remove_small
+
+        mask = remove_small(self.inner(frame), self.min_area)
+        return self.hysteresis(mask) if self.hysteresis is not None else mask
+
+    def close(self) -> None:
+        self.inner.close()

@@ -38,6 +38,7 @@ class TrackerConfig:
     grabcut_iters: int = 2
     margin: int = 16  # pixels around the predicted mask that GrabCut may claim
     bg_match: float = 18.0  # mean abs RGB difference to the remembered background below which a pixel is background
+    bg_exact: float = 6.0  # ... the closer match needed inside the predicted object (object pixels can resemble it)
     fg_differ: float = 60.0  # ... above which (near the object) it is foreground
     max_area_change: float = 1.8  # a re-segmentation changing area by more than this factor is rejected
     max_points: int = 300
@@ -59,11 +60,22 @@ def _grabcut(frame: np.ndarray, init: np.ndarray, iters: int) -> np.ndarray:
     return (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
 
 
+def _fill_holes(mask: np.ndarray) -> np.ndarray:
+    """Fill regions enclosed by the mask (an object's interior that happens to look like the background)."""
+    import cv2
+
+    m = mask.astype(np.uint8)
+    contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    cv2.drawContours(m, contours, -1, 1, thickness=cv2.FILLED)
+    return m > 0
+
+
 def _clean(mask: np.ndarray, seed: np.ndarray) -> np.ndarray:
-    """Close small gaps and keep the connected components that overlap `seed`."""
+    """Close small gaps, fill enclosed holes, keep the connected components that overlap `seed`."""
     import cv2
 
     m = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+    m = _fill_holes(m).astype(np.uint8)
     n, labels = cv2.connectedComponents(m)
     if n <= 2:
         return m > 0
@@ -150,7 +162,7 @@ class BoxTrackerSource(MaskSource):
     def _update_background(self, frame: np.ndarray, fg: np.ndarray) -> None:
         import cv2
 
-        outside = ~(cv2.dilate(fg.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0)
+        outside = ~(cv2.dilate(fg.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)  # a 1-px guard band
         if self.bg is None:
             self.bg = frame.astype(np.float32)
             self.bg_known = outside.copy()
@@ -201,7 +213,10 @@ class BoxTrackerSource(MaskSource):
         fg = np.zeros((h, w), bool)
         if self.bg is not None and self.bg_known[ring].mean() > cfg.subtract_coverage:
             # a still camera has shown the background around the object: the difference is the object
-            fg[ring] = np.where(self.bg_known[ring], diff[ring] > cfg.bg_match, pred[ring])  # never seen: the flow's guess
+            # inside the flow's prediction a pixel is background only if it matches the remembered one closely;
+            # where the background was never seen, the prediction stands
+            differs = (diff > cfg.bg_match) | (pred & (diff > cfg.bg_exact))
+            fg[ring] = np.where(self.bg_known[ring], differs[ring], pred[ring])
             fg[core] = True
             fg = cv2.morphologyEx(fg.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
         else:
