@@ -43,9 +43,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
-    from unseen.model.summary import print_presets
+    from unseen.model.summary import print_presets, time_step
 
     print_presets(args.height, args.width)
+    if args.time:
+        backends = tuple(b.strip() for b in args.backends.split(",") if b.strip())
+        unknown = set(backends) - {"eager-fp32", "eager-bf16", "compile-bf16", "onnx"}
+        if unknown:
+            raise UnseenError(f"unknown backends {sorted(unknown)}; choose from eager-fp32, eager-bf16, compile-bf16, onnx")
+        time_step(args.weights, args.height, args.width, backends)
     return 0
 
 
@@ -171,6 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="list model presets with parameter counts and GFLOPs per frame")
     p.add_argument("--height", type=int, default=288)
     p.add_argument("--width", type=int, default=480)
+    p.add_argument("--time", action="store_true", help="also measure CPU time per frame of --weights for each backend")
+    p.add_argument("--weights", default="small", help="weights to time (preset or path)")
+    p.add_argument("--backends", default="eager-fp32,eager-bf16,onnx", help="eager-fp32, eager-bf16, compile-bf16, onnx")
     p.set_defaults(func=_cmd_models)
 
     p = sub.add_parser("train", help="train a generator (self-supervised) from a YAML config")

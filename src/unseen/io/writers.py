@@ -21,6 +21,16 @@ from unseen.io.frames import SourceInfo
 VIDEO_OUT_EXTENSIONS = (".mp4", ".mkv", ".mov")
 
 
+def encode_rgb(container, stream, frame: np.ndarray, pts: int) -> None:
+    """Encode one uint8 RGB frame into a PyAV video stream and mux the packets."""
+    import av
+
+    vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+    vf.pts = pts
+    for packet in stream.encode(vf):
+        container.mux(packet)
+
+
 def check_output_path(out: str | Path, overwrite: bool) -> Path:
     """Refuse an existing output (unless overwrite) and an output folder that is missing or unwritable."""
     out = Path(out)
@@ -150,12 +160,7 @@ class VideoWriter(FrameWriter):
             self.audio_mode = "encode"
 
     def write(self, frame: np.ndarray) -> None:
-        import av
-
-        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
-        vf.pts = self.count
-        for packet in self.stream.encode(vf):
-            self.container.mux(packet)
+        encode_rgb(self.container, self.stream, frame, self.count)
         self.count += 1
 
     def _mux_audio(self) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 
 from unseen.errors import UnseenError
 from unseen.io.frames import SourceInfo, is_stream_spec, open_stream
-from unseen.io.writers import FrameWriter, open_writer
+from unseen.io.writers import FrameWriter, encode_rgb, open_writer
 from unseen.server.app import LiveConfig
 
 
@@ -46,12 +46,7 @@ class StreamWriter(FrameWriter):
         self.stream.options = {"tune": "zerolatency", "preset": "ultrafast"}
 
     def write(self, frame: np.ndarray) -> None:
-        import av
-
-        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
-        vf.pts = self.count
-        for packet in self.stream.encode(vf):
-            self.container.mux(packet)
+        encode_rgb(self.container, self.stream, frame, self.count)
         self.count += 1
 
     def commit(self):

@@ -13,6 +13,23 @@ from torch import Tensor, nn
 from unseen.model.generator import InpaintGenerator
 
 
+def _export_atomic(module: nn.Module, args: tuple, path: Path, inputs: list[str], outputs: list[str], axes: dict, opset: int) -> Path:
+    """torch.onnx.export (TorchScript exporter: dynamic axes without onnxscript) to a temporary file, then rename."""
+    fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=path.parent if path.parent.exists() else None)
+    os.close(fd)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                module, args, tmp, input_names=inputs, output_names=outputs, dynamic_axes=axes, opset_version=opset, dynamo=False
+            )
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
 def export_clip_onnx(model: InpaintGenerator, path: str | Path, opset: int = 17) -> Path:
     """Export `forward(frames, masks, guide)` to ONNX with dynamic T, H, W; written atomically."""
     path = Path(path)
@@ -26,19 +43,7 @@ def export_clip_onnx(model: InpaintGenerator, path: str | Path, opset: int = 17)
         args += (torch.zeros(1, t, 4, h, w),)
         names.append("guide")
     axes = {n: {1: "T", 3: "H", 4: "W"} for n in names + ["output"]}
-    fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=path.parent if path.parent.exists() else None)
-    os.close(fd)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                model, args, tmp, input_names=names, output_names=["output"], dynamic_axes=axes, opset_version=opset, dynamo=False
-            )
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return _export_atomic(model, args, path, names, ["output"], axes, opset)
 
 
 class StepGraph(nn.Module):
@@ -83,17 +88,4 @@ def export_step_onnx(model: InpaintGenerator, path: str | Path, opset: int = 17)
         axes[name] = {1: "windows", 3: "past"}
     for name in outputs[1:]:
         axes[name] = {1: "windows"}
-    fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=path.parent if path.parent.exists() else None)
-    os.close(fd)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                StepGraph(model), (frame, mask, guide, *k1, *v1), tmp, input_names=inputs, output_names=outputs,
-                dynamic_axes=axes, opset_version=opset, dynamo=False,
-            )  # fmt: skip
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return _export_atomic(StepGraph(model), (frame, mask, guide, *k1, *v1), path, inputs, outputs, axes, opset)
