@@ -72,11 +72,13 @@ def _cmd_live(args: argparse.Namespace) -> int:
     if args.source:
         if not args.out:
             raise UnseenError("--source needs --out (a file or a stream URL)")
-        run_headless(args.source, args.out, args.box, args.masks, args.method, args.weights, args.overwrite, not args.quiet)
+        run_headless(args, not args.quiet)
         return 0
     if not 1 <= args.port <= 65535:
         raise UnseenError("--port must be between 1 and 65535")
-    config = LiveConfig(method=args.method, weights=args.weights, allowed_origins=args.allow_origin or [])
+    if args.remove:
+        raise UnseenError("in the browser, pick the class in the page; --remove is for headless --source runs")
+    config = LiveConfig(method=args.method, weights=args.weights, allowed_origins=args.allow_origin or [], detector=args.detector)
     run_server(args.host, args.port, config)
     return 0
 
@@ -198,6 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="headless: output file or stream URL (rtsp://, rtmp://, udp://)")
     p.add_argument("--box", help="headless: x,y,w,h of the object on the first frame")
     p.add_argument("--masks", help="headless: mask files instead of --box")
+    p.add_argument("--detector", help="RTMDet-Ins / YOLO-seg .onnx: the page offers COCO classes to remove (headless: with --remove)")
+    p.add_argument("--remove", help="headless: COCO class names to remove, with --detector")
     p.add_argument("--overwrite", action="store_true", help="headless: replace --out if it exists")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_live)

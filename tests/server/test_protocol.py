@@ -134,3 +134,41 @@ def test_clients_are_isolated(scene):
             assert ha["id"] == i and not ha.get("empty")
             assert hb["id"] == 100 + i and hb.get("empty")  # b selected nothing
         assert client.get("/api/info").json()["clients"] == 2
+
+
+def test_class_picking_with_a_server_side_detector(tmp_path):
+    from tests.masks.test_detectors import _rtmdet
+
+    app = create_app(LiveConfig(method="memory", detector=_rtmdet(tmp_path)), make_inpainter=MemoryInpainter)
+    frame = np.full((320, 480, 3), 90, np.uint8)
+    with TestClient(app) as client:
+        assert "bottle" in client.get("/api/info").json()["classes"]
+        with client.websocket_connect("/ws") as ws:
+            ws.send_text(json.dumps({"type": "detect", "classes": ["bottle"]}))
+            ws.send_bytes(encode_frame(1, frame))
+            header, patch, mask = decode_result(ws.receive_bytes())
+            assert abs(header["x"] - 75) <= 6 and abs(header["w"] - 150) <= 12  # the fake detector's bottle box
+        with client.websocket_connect("/ws") as ws:
+            ws.send_text(json.dumps({"type": "detect", "classes": ["unicorn"]}))
+            with pytest.raises(WebSocketDisconnect) as info:
+                ws.receive_bytes()
+            assert "unknown class" in info.value.reason
+    with _client() as client, client.websocket_connect("/ws") as ws:  # no detector configured
+        assert client.get("/api/info").json()["classes"] == []
+        ws.send_text(json.dumps({"type": "detect", "classes": ["bottle"]}))
+        with pytest.raises(WebSocketDisconnect) as info:
+            ws.receive_bytes()
+        assert "no detector" in info.value.reason
+
+
+def test_disconnect_frees_the_client():
+    with _client() as client:
+        with client.websocket_connect("/ws") as ws:
+            ws.send_bytes(encode_frame(1, np.zeros((32, 32, 3), np.uint8)))
+            ws.receive_bytes()
+            assert client.get("/api/info").json()["clients"] == 1
+        for _ in range(50):
+            if client.get("/api/info").json()["clients"] == 0:
+                break
+            time.sleep(0.02)
+        assert client.get("/api/info").json()["clients"] == 0

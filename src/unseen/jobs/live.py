@@ -60,26 +60,29 @@ class StreamWriter(FrameWriter):
         self.container.close()
 
 
-def run_headless(
-    source: str, out: str, box: str | None, masks: str | None, method: str, weights: str, overwrite: bool, progress: bool
-) -> None:
+def run_headless(args, progress: bool) -> None:
     """Process a file, device or stream URL online and write a file or stream; one summary line at the end."""
     from unseen.engine.registry import make_inpainter
     from unseen.jobs.remove import RemoveOptions, build_mask_source, process
 
     opts = RemoveOptions(
-        input=source, out=out, masks=masks, box=box, method=method, weights=weights, overwrite=overwrite, progress=progress
-    )
-    inpainter = make_inpainter(method, weights)
+        input=args.source, out=args.out, masks=args.masks, box=args.box, remove=args.remove, detector=args.detector,
+        method=args.method, weights=args.weights, overwrite=args.overwrite, progress=progress,
+    )  # fmt: skip
+    inpainter = make_inpainter(opts.method, opts.weights)
     start = time.perf_counter()
-    with open_stream(source) as src:
+    with open_stream(opts.input) as src:
         mask_source = build_mask_source(opts, src)
         try:
-            writer = StreamWriter(out, src.info) if is_stream_spec(out) else open_writer(out, src.info, overwrite, names=src.info.names)
+            writer = (
+                StreamWriter(opts.out, src.info)
+                if is_stream_spec(opts.out)
+                else open_writer(opts.out, src.info, opts.overwrite, names=src.info.names)
+            )
             with writer:
                 count, _ = process(src, mask_source, inpainter, writer, progress)
                 writer.commit()
         finally:
             mask_source.close()
     seconds = time.perf_counter() - start
-    print(f"wrote {out}: {count} frames in {seconds:.1f} s ({count / max(seconds, 1e-9):.1f} fps), method {method}")
+    print(f"wrote {opts.out}: {count} frames in {seconds:.1f} s ({count / max(seconds, 1e-9):.1f} fps), method {opts.method}")

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from fastapi import WebSocket
 
 from unseen.engine.inpainter import Inpainter
+from unseen.masks.coco import COCO_CLASSES
 from unseen.server.protocol import ProtocolError, decode_frame, encode_result, parse_control
 from unseen.server.session import LiveSession
 
@@ -34,6 +35,7 @@ class LiveConfig:
     allowed_origins: list[str] = field(default_factory=list)  # besides the server's own origin
     max_clients: int = 8
     dilation: int = 3
+    detector: str | None = None  # RTMDet-Ins / YOLO-seg .onnx: the page then offers class names
 
 
 def inpainter_factory(config: LiveConfig) -> Callable[[], Inpainter]:
@@ -69,6 +71,11 @@ def create_app(config: LiveConfig | None = None, make_inpainter: Callable[[], In
 
     config = config or LiveConfig()
     make = make_inpainter or inpainter_factory(config)
+    segmenter = None
+    if config.detector:
+        from unseen.masks.detectors import load_segmenter
+
+        segmenter = load_segmenter(config.detector)
     app = FastAPI(title="unseen live", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.clients = 0
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -80,7 +87,13 @@ def create_app(config: LiveConfig | None = None, make_inpainter: Callable[[], In
     @app.get("/api/info")
     async def info() -> JSONResponse:
         return JSONResponse(
-            {"version": __version__, "method": config.method, "work": [config.work_width, config.work_height], "clients": app.state.clients}
+            {
+                "version": __version__,
+                "method": config.method,
+                "work": [config.work_width, config.work_height],
+                "clients": app.state.clients,
+                "classes": list(COCO_CLASSES) if segmenter is not None else [],
+            }
         )
 
     @app.websocket("/ws")
@@ -94,7 +107,7 @@ def create_app(config: LiveConfig | None = None, make_inpainter: Callable[[], In
         await websocket.accept()
         app.state.clients += 1
         try:
-            await serve_client(websocket, LiveSession(make, config.dilation))
+            await serve_client(websocket, LiveSession(make, config.dilation, segmenter))
         finally:
             app.state.clients -= 1
 
@@ -117,6 +130,8 @@ async def serve_client(websocket, session: LiveSession) -> None:
                 control = parse_control(message["text"])
                 if control["type"] == "select":
                     session.select(control["box"])
+                elif control["type"] == "detect":
+                    session.detect(control["classes"])
                 else:
                     session.reset()
             elif message.get("bytes") is not None:

@@ -2,7 +2,7 @@
 
 Client -> server
 - text JSON control messages: `{"type": "select", "box": [x, y, w, h]}` (pixels of the frames it
-  sends), `{"type": "reset"}`;
+  sends), `{"type": "detect", "classes": ["bottle"]}` (when the server has a detector), `{"type": "reset"}`;
 - binary frames: 4-byte little-endian frame id, then a JPEG/WebP/PNG image at the working resolution.
 
 Server -> client (binary): 4-byte little-endian header length, a JSON header
@@ -45,8 +45,12 @@ def parse_control(text: str) -> dict:
         msg = json.loads(text)
     except json.JSONDecodeError:
         raise ProtocolError("control message is not JSON") from None
-    if not isinstance(msg, dict) or msg.get("type") not in ("select", "reset"):
+    if not isinstance(msg, dict) or msg.get("type") not in ("select", "detect", "reset"):
         raise ProtocolError("unknown control message type")
+    if msg["type"] == "detect":
+        classes = msg.get("classes")
+        if not (isinstance(classes, list) and classes and all(isinstance(c, str) and len(c) < 40 for c in classes)):
+            raise ProtocolError("detect needs classes: a list of class names")
     if msg["type"] == "select":
         box = msg.get("box")
         if not (isinstance(box, list) and len(box) == 4 and all(isinstance(v, int | float) for v in box)):

@@ -10,6 +10,7 @@ import numpy as np
 
 from unseen.engine.inpainter import Inpainter
 from unseen.masks.hygiene import dilate
+from unseen.masks.source import MaskSource
 from unseen.masks.tracker import BoxTrackerSource
 from unseen.server.protocol import ProtocolError
 
@@ -39,11 +40,12 @@ def hole_region(mask: np.ndarray, pad: int = 2) -> tuple[int, int, int, int] | N
 class LiveSession:
     """Per-client pipeline: box selection -> tracker masks -> engine; returns only the inpainted region."""
 
-    def __init__(self, make_inpainter: Callable[[], Inpainter], dilation: int = 3) -> None:
+    def __init__(self, make_inpainter: Callable[[], Inpainter], dilation: int = 3, segmenter=None) -> None:
         self.make_inpainter = make_inpainter
         self.dilation = dilation
+        self.segmenter = segmenter  # a shared ONNX segmenter, when the server has one
         self.inpainter: Inpainter | None = None
-        self.tracker: BoxTrackerSource | None = None
+        self.tracker: MaskSource | None = None
         self.size: tuple[int, int] | None = None
         self.pending_box: tuple[int, int, int, int] | None = None
 
@@ -53,6 +55,21 @@ class LiveSession:
         if w < 4 or h < 4 or x < 0 or y < 0:
             raise ProtocolError("box must be at least 4x4 pixels inside the frame")
         self.pending_box = (x, y, w, h)
+
+    def detect(self, classes: list[str]) -> None:
+        """Remove every instance of these COCO classes (needs a server-side detector)."""
+        from unseen.errors import UnseenError
+        from unseen.masks.detectors import DetectorMaskSource, class_ids
+        from unseen.masks.source import CleanMaskSource
+
+        if self.segmenter is None:
+            raise ProtocolError("this server has no detector (start it with --detector MODEL.onnx)")
+        try:
+            ids = class_ids(",".join(classes))
+        except UnseenError as exc:
+            raise ProtocolError(str(exc)) from None
+        self.pending_box = None
+        self.tracker = CleanMaskSource(DetectorMaskSource(self.segmenter, ids), min_area=32, hold=3)
 
     def reset(self) -> None:
         """Stop removing; forget all state."""
@@ -65,9 +82,10 @@ class LiveSession:
         """Run one frame; the result holds the region around the hole, or nothing."""
         start = time.perf_counter()
         h, w = frame.shape[:2]
-        if self.size != (w, h):  # a new stream size: start over
+        if self.size != (w, h):  # a new stream size: start over (a box means nothing at another size)
             self.size = (w, h)
-            self.tracker = None
+            if isinstance(self.tracker, BoxTrackerSource):
+                self.tracker = None
             if self.inpainter is not None:
                 self.inpainter.reset()
         if self.pending_box is not None:

@@ -28,6 +28,9 @@ async function start() {
   try {
     const info = await (await fetch("/api/info")).json();
     workSize = info.work;
+    const picker = document.getElementById("classes");
+    for (const name of info.classes || []) picker.add(new Option(name, name));
+    picker.hidden = !(info.classes && info.classes.length);
   } catch (e) { /* keep defaults */ }
   connect();
   useCamera();
@@ -177,6 +180,12 @@ view.addEventListener("pointerup", (e) => {
   document.getElementById("hint").textContent = "Removing. Hold Before / after to compare.";
 });
 
+document.getElementById("classes").onchange = (e) => {
+  if (!e.target.value) return;
+  socket.send(JSON.stringify({ type: "detect", classes: [e.target.value] }));
+  state.selected = true;
+  document.getElementById("hint").textContent = `Removing every ${e.target.value}.`;
+};
 document.getElementById("camera").onclick = useCamera;
 document.getElementById("file").onchange = (e) => e.target.files[0] && useFile(e.target.files[0]);
 document.getElementById("reset").onclick = () => {
