@@ -20,6 +20,7 @@ def _cmd_remove(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         progress=not args.quiet,
         crf=args.crf,
+        delay=args.delay,
         **_mask_options(args),
     )
     run_remove(opts)
@@ -156,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", default="model", help="inpainter: model (default), memory or telea")
     p.add_argument("--weights", default="small", help="model weights: preset name (shipped) or .safetensors path")
     p.add_argument("--crf", type=int, default=18, help="H.264 quality for video output (0 = lossless, default 18)")
+    p.add_argument("--delay", type=int, default=0, help="let the model batch K+1 frames, K frames behind (default 0: none)")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_remove)

@@ -131,3 +131,19 @@ def test_roi_is_stable_and_moves_when_needed():
     assert roi.update(m2, 480, 288) == box and not roi.moved
     m3 = np.roll(m, 200, axis=1)
     assert roi.update(m3, 480, 288) != box and roi.moved
+
+
+def test_bounded_delay_batches_match_frame_by_frame(scene):
+    frames, masks, _ = scene
+    direct = _engine(trust_memory=0)
+    want = [direct.step(f, m) for f, m in zip(frames, masks, strict=True)]
+    delayed = _engine(trust_memory=0, delay=2)
+    got, lag = [], []
+    for f, m in zip(frames, masks, strict=True):
+        done = delayed.push(f, m)
+        got += done
+        lag.append(len(done))
+    got += delayed.flush()
+    assert len(got) == len(frames) and max(lag) <= 3 and lag[:2] == [0, 0]  # never more than k frames behind
+    for a, b in zip(got, want, strict=True):
+        assert np.abs(a.astype(int) - b.astype(int)).max() <= 2  # same model, same cache: equal up to rounding

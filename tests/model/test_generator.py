@@ -134,3 +134,18 @@ def test_onnx_export_matches_torch(tmp_path):
             want = model(frames, masks, guide).numpy()
         assert got.shape == want.shape
         assert np.abs(got - want).max() < 1e-3
+
+
+@pytest.mark.parametrize("overrides", [{}, {"cache_frames": 3, "ref_stride": 4, "ref_count": 1}])
+def test_batched_steps_equal_single_steps(overrides):
+    model = _model(**overrides)
+    frames, masks, guide = _inputs(11, 40, 56)
+    single = model.new_cache()
+    one = torch.stack([model.step(frames[:, i], masks[:, i], guide[:, i], single) for i in range(11)], 1)
+    batched = model.new_cache()
+    parts, i = [], 0
+    for size in (1, 3, 2, 4, 1):  # batches of varying size, as a bounded-delay engine would send
+        parts.append(model.step_many(frames[:, i : i + size], masks[:, i : i + size], guide[:, i : i + size], batched))
+        i += size
+    assert (torch.cat(parts, 1) - one).abs().max().item() < 1e-4
+    assert batched.frames == single.frames

@@ -24,6 +24,24 @@ from unseen.model.generator import InpaintGenerator
 
 
 @dataclass
+class _Prep:
+    """One frame on its way through the engine."""
+
+    frame: np.ndarray
+    mask: np.ndarray
+    value: np.ndarray
+    from_memory: np.ndarray
+    done: np.ndarray | None = None
+    trusted: bool = False
+    work: tuple[int, int] = (0, 0)
+    small: np.ndarray | None = None
+    small_mask: np.ndarray | None = None
+    small_known: np.ndarray | None = None
+    need: np.ndarray | None = None
+    guide: np.ndarray | None = None
+
+
+@dataclass
 class EngineConfig:
     """Settings of the online engine."""
 
@@ -37,6 +55,7 @@ class EngineConfig:
     bf16: bool = True  # bfloat16 autocast on CPU (torch backends) where it is faster
     threads: int = 0  # torch threads (0: leave as is)
     feather: int = 2  # feathered edge width in full-resolution pixels
+    delay: int = 0  # k: batch the network over k + 1 frames, adding k frames of delay (0: none)
     trust_memory: int = 5  # with the camera still this many frames, hole pixels the memory has seen are final:
     # the network runs only around the rest (0: always run the network on the whole hole)
 
@@ -72,6 +91,7 @@ class OnlineInpainter(Inpainter):
         self.runner = make_runner(model, self.config.backend, self.config.bf16, self.config.threads)
         self.roi = RoiTracker(model.config.unit, self.config.roi_margin, grow=self.config.roi_margin // 2)
         self.frames_seen = 0
+        self.pending: list[_Prep] = []
 
     @classmethod
     def from_weights(cls, weights: str = "small", config: EngineConfig | None = None) -> OnlineInpainter:
@@ -84,52 +104,66 @@ class OnlineInpainter(Inpainter):
         self.memory.reset()
         self.cache.reset()
         self.roi.reset()
+        self.pending = []
 
     def work_size(self, width: int, height: int) -> tuple[int, int]:
         """Working (width, height) for a frame size: scaled down to fit, never up."""
         s = min(1.0, self.config.work_width / width, self.config.work_height / height)
         return max(8, round(width * s)), max(8, round(height * s))
 
-    @torch.no_grad()
-    def step(self, frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """uint8 RGB (H, W, 3) + bool hole (H, W) -> inpainted frame at full resolution."""
+    # -- one frame: prepare (sequential, causal) -> network -> finish ------------------------------
+    def _prepare(self, frame: np.ndarray, mask: np.ndarray) -> _Prep:
+        """Update the memory with this frame and decide what the network must do for it."""
         height, width = mask.shape
         value, from_memory = self.memory.update(frame, mask)
         if self.memory.cut:
             self.cache.reset()
         self.frames_seen += 1
+        prep = _Prep(frame, mask, value, from_memory)
         if not mask.any():
-            return frame.copy()
-        trusted = self.config.trust_memory > 0 and self.memory.still_frames >= self.config.trust_memory
-        if trusted and not (mask & ~from_memory).any():
-            return composite_patch(frame, value, mask, self.config.feather)  # all seen: no network needed
+            prep.done = frame.copy()
+            return prep
+        prep.trusted = self.config.trust_memory > 0 and self.memory.still_frames >= self.config.trust_memory
+        if prep.trusted and not (mask & ~from_memory).any():
+            prep.done = composite_patch(frame, value, mask, self.config.feather)  # all seen: no network needed
+            return prep
+        if self.config.delay:  # the memory moves on before this frame is finished: keep its state
+            prep.value, prep.from_memory = value.copy(), from_memory.copy()
         ww, wh = self.work_size(width, height)
-        small = _resize(frame, (ww, wh))
-        small_mask = _resize(mask.astype(np.uint8) * 255, (ww, wh)) > 0
-        small_known = _resize((~mask | from_memory).astype(np.uint8) * 255, (ww, wh)) == 255
-        need = small_mask & ~small_known if trusted else small_mask
-        if not need.any():
-            need = small_mask
-        box = self.roi.update(need, ww, wh) if self.config.roi else (0, 0, ww, wh)
-        if self.roi.moved:
-            self.cache.reset()
+        prep.work = (ww, wh)
+        prep.small = _resize(frame, (ww, wh))
+        prep.small_mask = _resize(mask.astype(np.uint8) * 255, (ww, wh)) > 0
+        prep.small_known = _resize((~mask | from_memory).astype(np.uint8) * 255, (ww, wh)) == 255
+        need = prep.small_mask & ~prep.small_known if prep.trusted else prep.small_mask
+        prep.need = need if need.any() else prep.small_mask
+        return prep
+
+    def _network_inputs(self, prep: _Prep, box: tuple[int, int, int, int]) -> tuple[torch.Tensor, ...]:
+        """Crop to the box and build the guide (memory where seen, Telea elsewhere); tensors for the generator."""
         x0, y0, x1, y1 = box
-        crop = small[y0:y1, x0:x1]
-        crop_mask = small_mask[y0:y1, x0:x1]
-        crop_value = _resize(value, (ww, wh))[y0:y1, x0:x1]
-        crop_from_mem = crop_mask & small_known[y0:y1, x0:x1]
+        crop = prep.small[y0:y1, x0:x1]
+        crop_mask = prep.small_mask[y0:y1, x0:x1]
+        crop_value = _resize(prep.value, prep.work)[y0:y1, x0:x1]
+        crop_from_mem = crop_mask & prep.small_known[y0:y1, x0:x1]
         guide = crop.copy()
         guide[crop_from_mem] = crop_value[crop_from_mem]
         rest = crop_mask & ~crop_from_mem
         if rest.any():
             guide = telea_fill(guide, rest)
+        prep.guide = guide
         f = frame_to_tensor(crop)
         m = torch.from_numpy(crop_mask)[None, None].float()
         g = torch.cat([frame_to_tensor(guide), torch.from_numpy(crop_from_mem)[None, None].float()], dim=1)
-        out = self.model.step(f, m, g if self.model.config.guide else None, self.cache, runner=self.runner)
+        return f, m, g
+
+    def _finish(self, prep: _Prep, out: torch.Tensor, box: tuple[int, int, int, int]) -> np.ndarray:
+        """Upsample the network's correction into the full-resolution frame and composite it."""
+        frame, mask, value, from_memory = prep.frame, prep.mask, prep.value, prep.from_memory
+        height, width = mask.shape
+        ww, wh = prep.work
+        x0, y0, x1, y1 = box
         pred = out[0].float().permute(1, 2, 0).add(1.0).mul(127.5).numpy()  # (h, w, 3) float 0..255
-        residual = pred - guide.astype(np.float32)
-        # back to full resolution: the box in full-resolution pixels
+        residual = pred - prep.guide.astype(np.float32)
         sx, sy = width / ww, height / wh
         fx0, fy0 = int(np.floor(x0 * sx)), int(np.floor(y0 * sy))
         fx1, fy1 = min(width, int(np.ceil(x1 * sx))), min(height, int(np.ceil(y1 * sy)))
@@ -138,12 +172,12 @@ class OnlineInpainter(Inpainter):
         if size == (x1 - x0, y1 - y0):
             patch = pred
         else:
-            guide_full = _resize(guide, size).astype(np.float32)
+            guide_full = _resize(prep.guide, size).astype(np.float32)
             mem = from_memory[fy0:fy1, fx0:fx1]
             guide_full[mem] = value[fy0:fy1, fx0:fx1][mem]
             patch = guide_full + _resize(residual, size)
         patch = np.clip(np.round(patch), 0, 255).astype(np.uint8)
-        if trusted:  # seen pixels come from memory, the network's patch fills the rest of its box
+        if prep.trusted:  # seen pixels come from memory, the network's patch fills the rest of its box
             fill = frame.copy()
             fill[from_memory] = value[from_memory]
             region = fill[fy0:fy1, fx0:fx1]
@@ -155,3 +189,60 @@ class OnlineInpainter(Inpainter):
                 fill = telea_fill(fill, outside)
             return composite_patch(frame, fill, mask, self.config.feather)
         return composite_patch(frame, patch, full_mask, self.config.feather, (fx0, fy0))
+
+    def _box(self, need: np.ndarray, work: tuple[int, int]) -> tuple[int, int, int, int]:
+        ww, wh = work
+        box = self.roi.update(need, ww, wh) if self.config.roi else (0, 0, ww, wh)
+        if self.roi.moved:
+            self.cache.reset()
+        return box
+
+    @torch.no_grad()
+    def step(self, frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """uint8 RGB (H, W, 3) + bool hole (H, W) -> inpainted frame at full resolution (no added delay)."""
+        if self.config.delay:
+            raise RuntimeError("this engine has a delay: use push() and flush()")
+        prep = self._prepare(frame, mask)
+        if prep.done is not None:
+            return prep.done
+        box = self._box(prep.need, prep.work)
+        f, m, g = self._network_inputs(prep, box)
+        out = self.model.step(f, m, g if self.model.config.guide else None, self.cache, runner=self.runner)
+        return self._finish(prep, out, box)
+
+    # -- bounded delay: the network runs on k + 1 frames at once -----------------------------------
+    def push(self, frame: np.ndarray, mask: np.ndarray) -> list[np.ndarray]:
+        """Add a frame; returns the frames finished by it, in order (with delay k: up to k + 1 at a time)."""
+        if not self.config.delay:
+            return [self.step(frame, mask)]
+        self.pending.append(self._prepare(frame, mask))
+        return self._run_pending() if len(self.pending) > self.config.delay else []
+
+    def flush(self) -> list[np.ndarray]:
+        """Finish every frame still waiting (end of stream)."""
+        return self._run_pending() if self.pending else []
+
+    @torch.no_grad()
+    def _run_pending(self) -> list[np.ndarray]:
+        batch = [p for p in self.pending if p.done is None]
+        if batch:
+            work = batch[0].work
+            same = [p for p in batch if p.work == work]
+            need = np.any([p.need for p in same], axis=0)
+            box = self._box(need, work)
+            inputs = [self._network_inputs(p, box) for p in same]
+            f, m, g = (torch.stack([x[i] for x in inputs], dim=1) for i in range(3))
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.config.bf16 and self.config.backend != "onnx"):
+                out = self.model.step_many(f, m, g if self.model.config.guide else None, self.cache)
+            for i, p in enumerate(same):
+                p.done = self._finish(p, out[:, i].float(), box)
+            for p in batch:  # a size change inside a batch (rare): one by one
+                if p.done is None:
+                    box = self._box(p.need, p.work)
+                    f1, m1, g1 = self._network_inputs(p, box)
+                    p.done = self._finish(
+                        p, self.model.step(f1, m1, g1 if self.model.config.guide else None, self.cache, runner=self.runner), box
+                    )
+        done = [p.done for p in self.pending]
+        self.pending = []
+        return done

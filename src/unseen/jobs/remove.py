@@ -34,6 +34,7 @@ class RemoveOptions:
     progress: bool = True
     fps: float | None = None
     crf: int = 18
+    delay: int = 0  # frames of added delay the model may batch over (0: none)
     remove: str | None = None  # COCO class names, with `detector`
     detector: str | None = None  # RTMDet-Ins or YOLO-seg .onnx
     detector_kind: str = "auto"
@@ -98,8 +99,11 @@ def process(source: FrameSource, masks: MaskSource, inpainter: Inpainter, writer
         for frame in source:
             mask = masks(frame)
             holes += bool(mask.any())
-            writer.write(inpainter.step(frame, mask))
+            for out in inpainter.push(frame, mask):
+                writer.write(out)
             bar.update(1)
+        for out in inpainter.flush():
+            writer.write(out)
     return writer.count, holes
 
 
@@ -108,7 +112,9 @@ def run_remove(opts: RemoveOptions) -> RemoveReport:
     check_output_path(opts.out, opts.overwrite)
     if opts.crf < 0 or opts.crf > 51:
         raise UnseenError("--crf must be between 0 and 51")
-    inpainter = make_inpainter(opts.method, opts.weights)
+    if not 0 <= opts.delay <= 16:
+        raise UnseenError("--delay must be between 0 and 16 frames")
+    inpainter = make_inpainter(opts.method, opts.weights, opts.delay)
     with open_frames(opts.input, opts.fps) as source:
         masks = build_mask_source(opts, source)
         try:

@@ -104,9 +104,9 @@ class WindowBlock(nn.Module):
     ) -> tuple[Tensor, tuple[Tensor, Tensor] | None]:
         """x: (B, T, H, W, C) tokens.
 
-        time_mask: bool (T, T) frame visibility for a clip (temporal blocks).
+        time_mask: bool (T, T) frame visibility for a clip (temporal blocks); with `past`, (T, M+T).
         past: cached (keys, values) of earlier frames, each (B, nW, heads, M*N, C/heads), for
-        stepping one frame (T == 1). Returns the new tokens and, for temporal blocks, this call's
+        stepping new frames after them (T == 1, or T > 1 with a time_mask). Returns the new tokens and, for temporal blocks, this call's
         (keys, values) laid out like `past` so the caller can cache them.
         """
         x = self.peg(x)
@@ -130,8 +130,12 @@ class WindowBlock(nn.Module):
             if past is not None:
                 k = torch.cat([past[0].to(k.dtype), k], dim=3)
                 v = torch.cat([past[1].to(v.dtype), v], dim=3)
-                if region is not None:
-                    frames_k = k.shape[3] // n
+                frames_k = k.shape[3] // n
+                if time_mask is not None:  # several new frames: (T, M+T) visibility of past and new frames
+                    tm = time_mask.repeat_interleave(n, 0).repeat_interleave(n, 1)
+                    mask = tm[None] if region is None else tm[None] & region.repeat(1, t, frames_k)
+                    mask = mask.unsqueeze(1)
+                elif region is not None:
                     mask = region.repeat(1, 1, frames_k).unsqueeze(1)  # (nW, 1, N, M*N)
             else:
                 if time_mask is not None:

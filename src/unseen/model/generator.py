@@ -234,6 +234,67 @@ class InpaintGenerator(nn.Module):
         out = self._composite(pred[:, None], frame[:, None], mask[:, None])[:, 0]
         return out, new_keys, new_values
 
+    def step_frames(
+        self,
+        frames: Tensor,
+        masks: Tensor,
+        guide: Tensor | None,
+        past_keys: list[Tensor],
+        past_values: list[Tensor],
+        time_mask: Tensor,
+    ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+        """T new frames (B, T, 3, H, W) at once after the cached past: `time_mask` (T, M+T) says which past and new
+        frames each new frame sees. Returns outputs (B, T, 3, H, W) and the new frames' keys/values (T*N each)."""
+        b, t, _, h, w = frames.shape
+        x, base = self._inputs(frames, masks, guide)
+        skip = self.encoder(x)
+        tok = self.embed(skip)
+        _, c, th, tw = tok.shape
+        tok = tok.permute(0, 2, 3, 1).reshape(b, t, th, tw, c)
+        new_keys, new_values = [], []
+        li = 0
+        for block in self.blocks:
+            if block.temporal:
+                tok, kv = block(tok, time_mask=time_mask, past=(past_keys[li], past_values[li]))
+                new_keys.append(kv[0])
+                new_values.append(kv[1])
+                li += 1
+            else:
+                tok, _ = block(tok)
+        pred = self._decode(tok, skip, base)[:, :, :h, :w].reshape(b, t, 3, h, w)
+        return self._composite(pred, frames, masks), new_keys, new_values
+
+    @torch.no_grad()
+    def step_many(self, frames: Tensor, masks: Tensor, guide: Tensor | None, cache: StreamCache) -> Tensor:
+        """Inpaint the next T frames of a stream in one batch (B, T, ...); equal to T calls of `step`."""
+        b, t = frames.shape[:2]
+        unit = self.config.unit
+        size = (-(-frames.shape[-2] // unit) * unit, -(-frames.shape[-1] // unit) * unit)
+        if cache.size is not None and cache.size != size:
+            cache.reset()
+        if cache.size is None or not cache.frames:
+            cache.size = size
+            keys, values = self.empty_past(frames[:, 0])
+            cache.keys = [[] for _ in keys]
+            cache.values = [[] for _ in values]
+        else:
+            keys = [torch.cat(layer, dim=3) for layer in cache.keys]
+            values = [torch.cat(layer, dim=3) for layer in cache.values]
+        cfg = self.config
+        new_idx = torch.arange(cache.frame_index, cache.frame_index + t)
+        key_idx = torch.cat([torch.tensor(cache.frames, dtype=torch.long), new_idx])
+        time_mask = visible_frames(new_idx, key_idx, cfg.cache_frames, cfg.ref_stride, cfg.ref_count)
+        out, new_keys, new_values = self.step_frames(frames, masks, guide, keys, values, time_mask)
+        n = new_keys[0].shape[3] // t
+        for li in range(len(new_keys)):
+            for i in range(t):
+                cache.keys[li].append(new_keys[li][:, :, :, i * n : (i + 1) * n])
+                cache.values[li].append(new_values[li][:, :, :, i * n : (i + 1) * n])
+        cache.frames.extend(new_idx.tolist())
+        cache.frame_index += t
+        self._evict(cache)
+        return out
+
     def empty_past(self, frame: Tensor) -> tuple[list[Tensor], list[Tensor]]:
         """Zero-length past keys/values matching a (B, 3, H, W) frame, for the first step."""
         cfg = self.config
