@@ -38,6 +38,9 @@ from unseen.train.losses import (
 )
 
 
+LOG_COLUMNS = ("step", "loss", "hole", "valid", "temp", "adv", "fm", "vgg", "d", "lr", "sec_per_step")  # every term, from the first row
+
+
 def lr_factor(step: int, total: int, warmup: int, min_ratio: float) -> float:
     """Linear warm-up then cosine decay to `min_ratio`."""
     if step < warmup:
@@ -274,7 +277,7 @@ class Trainer:
                     avg["sec_per_step"] = (now - last_t) / cfg.log_every
                     last_t, running = now, {}
                     if self.dist.is_main:
-                        self._append_csv(log_path, {"step": self.step, **avg})
+                        self._append_csv(log_path, {k: avg.get(k, "") for k in LOG_COLUMNS} | {"step": self.step})
                         bar.set_postfix({k: f"{avg[k]:.4f}" for k in ("hole", "valid") if k in avg})
                 bar.update(1)
                 if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
