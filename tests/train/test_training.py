@@ -133,7 +133,9 @@ def test_two_ranks_with_gloo_end_identical(dataset_root, tmp_path):
         "data.frames=3",
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517", str(script), str(tmp_path)]
+    from unseen.bench.browser import free_port
+
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}", str(script), str(tmp_path)]
     result = subprocess.run(cmd + overrides, capture_output=True, text=True, timeout=600, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
     r0 = torch.load(tmp_path / "rank0.pt")
