@@ -147,3 +147,11 @@ def test_bounded_delay_batches_match_frame_by_frame(scene):
     assert len(got) == len(frames) and max(lag) <= 3 and lag[:2] == [0, 0]  # never more than k frames behind
     for a, b in zip(got, want, strict=True):
         assert np.abs(a.astype(int) - b.astype(int)).max() <= 2  # same model, same cache: equal up to rounding
+
+
+def test_engine_leaves_the_callers_model_config_alone():
+    model = tiny_model()
+    before = model.config
+    engine = OnlineInpainter(model, EngineConfig(context_frames=2))
+    assert model.config == before and engine.model.config.cache_frames == 2
+    assert engine.model.blocks is model.blocks  # weights shared, not copied

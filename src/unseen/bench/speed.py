@@ -48,7 +48,7 @@ class NaiveModel(Inpainter):
         import torch
 
         from unseen.engine.memory import memory_fill
-        from unseen.engine.model_inpainter import tensor_to_frame
+        from unseen.engine.tensors import tensor_to_frame
         from unseen.train.data import to_tensor_clip
 
         guide, flag = memory_fill(self.memory, frame, mask)

@@ -8,6 +8,7 @@ correction and composite it into the full-resolution original with a feathered e
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -17,9 +18,9 @@ from unseen.engine.backends import make_runner
 from unseen.engine.composite import composite_patch
 from unseen.engine.inpainter import Inpainter
 from unseen.engine.memory import BackgroundMemory
-from unseen.engine.model_inpainter import frame_to_tensor
 from unseen.engine.roi import RoiTracker
 from unseen.engine.telea import telea_fill
+from unseen.engine.tensors import frame_to_tensor
 from unseen.model.generator import InpaintGenerator
 
 
@@ -81,7 +82,8 @@ class OnlineInpainter(Inpainter):
             overrides["cache_frames"] = self.config.context_frames
         if not self.config.reference_frames:
             overrides["ref_count"] = 0
-        if overrides:
+        if overrides:  # on a shallow copy: the caller's model (shared weights) keeps its own config
+            model = copy.copy(model)
             model.config = replace(model.config, **overrides)
         self.model = model.eval()
         if self.config.threads:

@@ -37,7 +37,6 @@ from unseen.train.losses import (
     temporal_loss,
 )
 
-
 LOG_COLUMNS = ("step", "loss", "hole", "valid", "temp", "adv", "fm", "vgg", "d", "lr", "sec_per_step")  # every term, from the first row
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from unseen.engine.memory import MemoryInpainter
-from unseen.engine.model_inpainter import ModelInpainter
+from unseen.engine.online import EngineConfig, OnlineInpainter
 from unseen.engine.telea import TeleaInpainter
 from unseen.eval.metrics import psnr, ssim
 from unseen.eval.protocol import moving_masks, stationary_masks
@@ -15,7 +15,8 @@ from unseen.train.data import discover_clips, load_silhouettes
 
 
 class Validator:
-    """Loads the validation clips once; `run(model)` returns mean PSNR/SSIM for model, memory and telea."""
+    """Loads the validation clips once; `run(model)` returns mean PSNR/SSIM for the model (through the online
+    engine, as users run it), the memory baseline and Telea."""
 
     def __init__(self, config: ValConfig) -> None:
         import cv2
@@ -50,7 +51,8 @@ class Validator:
     def run(self, model: InpaintGenerator) -> dict[str, float]:
         """Score `model` online; returns psnr/ssim for model and the two baselines."""
         was_training = model.training
-        score = self._score(lambda: ModelInpainter(model, bf16=False))
+        engine = EngineConfig(work_width=self.config.width, work_height=self.config.height, bf16=False)
+        score = self._score(lambda: OnlineInpainter(model, engine))  # exactly what users run
         model.train(was_training)
         out = {"psnr_model": score["psnr"], "ssim_model": score["ssim"]}
         for name, s in self.baselines.items():
