@@ -46,3 +46,23 @@ def test_protocol_masks_are_reproducible_from_the_seed():
     c, d = moving_masks(5, 4, 60, 80), moving_masks(5, 4, 60, 80)
     assert np.array_equal(c, d) and not all(np.array_equal(c[0], m) for m in c)
     assert not np.array_equal(stationary_masks(6, 4, 60, 80), a)
+
+
+def test_lpips_from_weights_on_disk(tmp_path):
+    import torch
+
+    from unseen.errors import UnseenError
+    from unseen.eval.lpips import LPIPS, _alexnet_features
+
+    torch.manual_seed(0)
+    torch.save({f"features.{k}": v for k, v in _alexnet_features().state_dict().items()}, tmp_path / "alexnet.pth")
+    torch.save({f"lin{i}.model.1.weight": torch.rand(1, c, 1, 1) for i, c in enumerate((64, 192, 384, 256, 256))}, tmp_path / "alex.pth")
+    metric = LPIPS(tmp_path / "alexnet.pth", tmp_path / "alex.pth")
+    img = textured_background(64, 64)
+    assert metric.frames(img, img) == pytest.approx(0.0, abs=1e-7)
+    assert metric.frames(img, 255 - img) > metric.frames(img, np.clip(img.astype(int) + 3, 0, 255).astype(np.uint8)) > 0
+    with pytest.raises(UnseenError, match="not found"):
+        LPIPS(tmp_path / "nope.pth", tmp_path / "alex.pth")
+    torch.save({"lin0.model.1.weight": torch.rand(1, 64, 1, 1)}, tmp_path / "bad.pth")
+    with pytest.raises(UnseenError, match="do not match"):
+        LPIPS(tmp_path / "alexnet.pth", tmp_path / "bad.pth")

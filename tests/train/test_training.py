@@ -144,3 +144,19 @@ def test_two_ranks_with_gloo_end_identical(dataset_root, tmp_path):
         assert torch.equal(r0[k], r1[k]), k
     fresh = torch.load(tmp_path / "run" / "last.ckpt", weights_only=False)
     assert fresh["step"] == 3
+
+
+def test_tensorboard_option(dataset_root, tmp_path):
+    from unseen.errors import UnseenError
+    from unseen.train.trainer import train
+
+    config = _config(tmp_path / "tb", dataset_root, 2)
+    config.tensorboard = True
+    try:
+        import torch.utils.tensorboard  # noqa: F401
+    except ImportError:
+        with pytest.raises(UnseenError, match="needs the tensorboard package"):
+            train(config, progress=False)
+        return
+    train(config, progress=False)
+    assert any((tmp_path / "tb" / "tb").iterdir())

@@ -39,12 +39,12 @@ def write_csv(path: Path, rows: list[dict]) -> Path:
 def aggregate_table(rows: list[EvalRow]) -> str:
     """Markdown: mean metrics per mask kind, camera and method."""
     lines = [
-        "| masks | camera | method | clips | PSNR | SSIM (65) | E_warp x1e3 | hole flicker | fps |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+        "| masks | camera | method | clips | PSNR | SSIM (65) | LPIPS | E_warp x1e3 | hole flicker | fps |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for a in aggregate(rows):
         lines.append(
-            f"| {a['masks']} | {a['camera']} | {a['method']} | {a['clips']} | {_fmt(a['psnr'])} | {_fmt(a['ssim'], 4)} | "
+            f"| {a['masks']} | {a['camera']} | {a['method']} | {a['clips']} | {_fmt(a['psnr'])} | {_fmt(a['ssim'], 4)} | {_fmt(a['lpips'], 4)} | "
             f"{_fmt(a['ewarp'], 3)} | {_fmt(a['flicker'])} | {_fmt(a['fps'], 1)} |"
         )
     return "\n".join(lines)
@@ -165,8 +165,9 @@ regenerate the page.
 - PSNR and SSIM (65-pixel window, as the published protocol) on the full composited frame, averaged over
   frames; E_warp: flow warping error (x1e3) with OpenCV's DIS flow and a forward-backward occlusion check
   (published numbers used FlowNet2: compare trends, not digits); hole flicker: mean |change of the output -
-  change of the truth| inside the hole, in grey levels. LPIPS and VFID need pretrained networks that cannot
-  be downloaded here and are not reported.
+  change of the truth| inside the hole, in grey levels. LPIPS (AlexNet) is computed when its weights are given
+  by path (`--lpips-alexnet`, `--lpips-linear`); none can be downloaded here, so this page shows "-".
+  VFID (I3D features) is not supported.
 - camera: `static` when the median global motion between frames is under half a pixel.
 - fps: this machine's CPU, including each method's own pre- and post-processing.
 

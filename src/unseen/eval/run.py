@@ -32,6 +32,7 @@ class EvalConfig:
     kinds: tuple[str, ...] = ("stationary", "moving")
     ssim_default_window: bool = False  # also report SSIM with skimage's 7-px window
     real: bool = False  # real-object mode
+    lpips: tuple[str, str] | None = None  # (torchvision AlexNet state dict, LPIPS v0.1 alex linear layers)
 
 
 @dataclass
@@ -48,6 +49,7 @@ class EvalRow:
     ewarp: float
     flicker: float
     fps: float
+    lpips: float = float("nan")
 
 
 @dataclass
@@ -141,6 +143,11 @@ def evaluate(root: str | Path, config: EvalConfig, progress: bool = True, sheets
         jobs = [j for j in jobs if j[1].annotations is not None]
         if not jobs:
             raise UnseenError(f"{root}: real-object mode needs clips with Annotations/ on every frame")
+    lpips = None
+    if config.lpips:
+        from unseen.eval.lpips import LPIPS
+
+        lpips = LPIPS(*config.lpips)
     bar = tqdm(total=len(jobs) * len(config.methods), unit="run", disable=not progress)
     for i, clip, kind in jobs:
         t, h, w = clip.frames.shape[:3]
@@ -166,11 +173,12 @@ def evaluate(root: str | Path, config: EvalConfig, progress: bool = True, sheets
                 )
                 ew = warping_error(outputs, list(truth))
                 fl = hole_flicker(outputs, list(truth), list(masks))
+                lp = float(np.mean([lpips.frames(o, g) for o, g in zip(outputs, truth, strict=True)])) if lpips else float("nan")
             else:
-                p = s = s7 = float("nan")
+                p = s = s7 = lp = float("nan")
                 ew = warping_error(outputs, outputs)  # no truth: flow between the outputs themselves
                 fl = hole_flicker(outputs, outputs[:1] * len(outputs), list(masks))  # change inside the hole
-            rows.append(EvalRow(clip.name, camera, kind, name, p, s, s7, ew, fl, fps))
+            rows.append(EvalRow(clip.name, camera, kind, name, p, s, s7, ew, fl, fps, lp))
             if sheets is not None:
                 contact_sheet(sheets / f"{clip.name}-{kind}-{name}.jpg", clip.frames, masks, outputs)
             bar.update(1)
@@ -204,7 +212,7 @@ def aggregate(rows: list[EvalRow]) -> list[dict]:
             if not sel:
                 continue
             agg = {"masks": masks, "camera": camera, "method": method, "clips": len(sel)}
-            for metric in ("psnr", "ssim", "ssim7", "ewarp", "flicker", "fps"):
+            for metric in ("psnr", "ssim", "ssim7", "lpips", "ewarp", "flicker", "fps"):
                 agg[metric] = float(np.mean([getattr(r, metric) for r in sel]))
             out.append(agg)
     return out

@@ -62,6 +62,7 @@ class TrainConfig:
     threads: int = 0  # torch threads per process (0: leave default)
     checkpoint_every: int = 200
     log_every: int = 10
+    tensorboard: bool = False  # also write TensorBoard scalars to OUT/tb (needs the tensorboard package)
     data: DataConfig = field(default_factory=DataConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     val: ValConfig = field(default_factory=ValConfig)

@@ -259,6 +259,14 @@ class Trainer:
             prefetch_factor=4 if cfg.workers else None,
         )
         log_path = self.out / "log.csv"
+        board = None
+        if cfg.tensorboard and self.dist.is_main:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:
+                raise UnseenError("tensorboard=true needs the tensorboard package (pip install tensorboard)") from None
+            board = SummaryWriter(str(self.out / "tb"))
+        self.board = board
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not self.progress, dynamic_ncols=True, unit="step")
         last_t = time.perf_counter()
         running: dict[str, float] = {}
@@ -277,6 +285,9 @@ class Trainer:
                     last_t, running = now, {}
                     if self.dist.is_main:
                         self._append_csv(log_path, {k: avg.get(k, "") for k in LOG_COLUMNS} | {"step": self.step})
+                        if board is not None:
+                            for k, v in avg.items():
+                                board.add_scalar(f"train/{k}", v, self.step)
                         bar.set_postfix({k: f"{avg[k]:.4f}" for k in ("hole", "valid") if k in avg})
                 bar.update(1)
                 if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
@@ -285,6 +296,8 @@ class Trainer:
                     self.validate(validator)
         finally:
             bar.close()
+            if board is not None:
+                board.close()
         self.save_checkpoint()
 
     def validate(self, validator) -> None:
@@ -292,6 +305,9 @@ class Trainer:
         result = validator.run(self.ema)
         row = {"step": self.step, **result}
         self._append_csv(self.out / "val.csv", row)
+        if getattr(self, "board", None) is not None:
+            for k, v in result.items():
+                self.board.add_scalar(f"val/{k}", v, self.step)
         print(f"val step {self.step}: " + ", ".join(f"{k} {v:.3f}" for k, v in result.items()), flush=True)
         if result["psnr_model"] > self.best_psnr:
             self.best_psnr = result["psnr_model"]
