@@ -97,6 +97,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         methods=methods, weights=args.weights, width=args.width, height=args.height, frames=args.frames,
         max_clips=args.max_clips, seed=args.seed, ssim_default_window=args.ssim7, real=args.real,
         lpips=(args.lpips_alexnet, args.lpips_linear) if args.lpips_alexnet or args.lpips_linear else None,
+        i3d=args.vfid_i3d,
     )  # fmt: skip
     if config.lpips and not all(config.lpips):
         raise UnseenError("LPIPS needs both --lpips-alexnet and --lpips-linear")
@@ -223,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ssim7", action="store_true", help="also SSIM with the default 7-pixel window")
     p.add_argument("--lpips-alexnet", help="LPIPS: torchvision AlexNet state dict (.pth), read from this path")
     p.add_argument("--lpips-linear", help="LPIPS: the v0.1 AlexNet linear layers (alex.pth of the lpips package)")
+    p.add_argument("--vfid-i3d", help="VFID: pytorch-i3d weights (rgb_imagenet.pt), read from this path")
     p.add_argument("--real", action="store_true", help="real-object mode: the clips' annotations as holes, stability only, contact sheets")
     p.add_argument("--out", default="eval-out", help="folder for CSVs, plots and contact sheets (default eval-out)")
     p.add_argument("--report", help="also write the Markdown results page here (e.g. docs/RESULTS.md)")

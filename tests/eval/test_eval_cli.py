@@ -28,3 +28,26 @@ def test_eval_cli_writes_tables_csv_plots_and_page(tmp_path, capsys):
     assert "| moving | all | memory |" in page and "../out/psnr_per_clip.png" in page
     assert main(["eval", str(tmp_path / "data"), "--methods", "memory", "--frames", "6", "--real", "--out", str(out / "real"), "-q"]) == 0
     assert len(list((out / "real" / "sheets").glob("*.jpg"))) == 2
+
+
+def test_eval_cli_vfid_with_i3d_weights_from_a_path(tmp_path, capsys):
+    import torch
+
+    from unseen.eval.vfid import I3DFeatures
+
+    for k in range(3):
+        scene = moving_object_scene(8, 64, 96, seed=k)
+        write_pngs(tmp_path / "data" / "JPEGImages" / f"clip{k}", scene.frames)
+    torch.manual_seed(0)
+    torch.save(I3DFeatures().state_dict(), tmp_path / "i3d.pt")
+    out = tmp_path / "out"
+    argv = ["eval", str(tmp_path / "data"), "--methods", "telea,memory", "--frames", "8", "--width", "96", "--height", "64"]
+    assert main(argv + ["--vfid-i3d", str(tmp_path / "i3d.pt"), "--out", str(out), "-q"]) == 0
+    summary = [r for r in csv.DictReader((out / "eval_summary.csv").open()) if r["camera"] == "all"]
+    values = {(r["masks"], r["method"]): float(r["vfid"]) for r in summary}
+    assert len(values) == 4 and all(v >= -1e-6 for v in values.values())
+    assert any(v > 0 for v in values.values())
+    assert "VFID" in capsys.readouterr().out
+    rows = list(csv.DictReader((out / "eval_clips.csv").open()))
+    assert "i3d_out" not in rows[0]
+    assert main(argv + ["--vfid-i3d", str(tmp_path / "missing.pt"), "--out", str(out), "-q"]) == 2

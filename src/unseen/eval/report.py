@@ -39,13 +39,13 @@ def write_csv(path: Path, rows: list[dict]) -> Path:
 def aggregate_table(rows: list[EvalRow]) -> str:
     """Markdown: mean metrics per mask kind, camera and method."""
     lines = [
-        "| masks | camera | method | clips | PSNR | SSIM (65) | LPIPS | E_warp x1e3 | hole flicker | fps |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| masks | camera | method | clips | PSNR | SSIM (65) | LPIPS | VFID | E_warp x1e3 | hole flicker | fps |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for a in aggregate(rows):
         lines.append(
             f"| {a['masks']} | {a['camera']} | {a['method']} | {a['clips']} | {_fmt(a['psnr'])} | {_fmt(a['ssim'], 4)} | {_fmt(a['lpips'], 4)} | "
-            f"{_fmt(a['ewarp'], 3)} | {_fmt(a['flicker'])} | {_fmt(a['fps'], 1)} |"
+            f"{_fmt(a['vfid'], 3)} | {_fmt(a['ewarp'], 3)} | {_fmt(a['flicker'])} | {_fmt(a['fps'], 1)} |"
         )
     return "\n".join(lines)
 
@@ -166,8 +166,11 @@ regenerate the page.
   frames; E_warp: flow warping error (x1e3) with OpenCV's DIS flow and a forward-backward occlusion check
   (published numbers used FlowNet2: compare trends, not digits); hole flicker: mean |change of the output -
   change of the truth| inside the hole, in grey levels. LPIPS (AlexNet) is computed when its weights are given
-  by path (`--lpips-alexnet`, `--lpips-linear`); none can be downloaded here, so this page shows "-".
-  VFID (I3D features) is not supported.
+  by path (`--lpips-alexnet`, `--lpips-linear`), VFID when Inception-I3D weights are (`--vfid-i3d`,
+  pytorch-i3d's `rgb_imagenet.pt`, as FuseFormer/E2FGVI/ProPainter use: Mixed_5c features averaged over
+  space-time, one per video, Fréchet distance between the real and the inpainted sets of a row). None can be
+  downloaded here, so a "-" means the weights were not given. With few clips VFID is noisy: the published
+  figures use 50 (DAVIS) or 508 (YouTube-VOS) videos.
 - camera: `static` when the median global motion between frames is under half a pixel.
 - fps: this machine's CPU, including each method's own pre- and post-processing.
 

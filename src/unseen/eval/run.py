@@ -16,6 +16,7 @@ import numpy as np
 from unseen.errors import UnseenError
 from unseen.eval.metrics import hole_flicker, psnr, ssim, warping_error
 from unseen.eval.protocol import PROTOCOL_DILATION, moving_masks, stationary_masks
+from unseen.eval.vfid import vfid
 
 
 @dataclass
@@ -33,6 +34,7 @@ class EvalConfig:
     ssim_default_window: bool = False  # also report SSIM with skimage's 7-px window
     real: bool = False  # real-object mode
     lpips: tuple[str, str] | None = None  # (torchvision AlexNet state dict, LPIPS v0.1 alex linear layers)
+    i3d: str | None = None  # pytorch-i3d state dict (rgb_imagenet.pt) for VFID
 
 
 @dataclass
@@ -50,6 +52,9 @@ class EvalRow:
     flicker: float
     fps: float
     lpips: float = float("nan")
+    # I3D features of the output and of the truth (VFID is a distance between sets of videos: see aggregate)
+    i3d_out: np.ndarray | None = field(default=None, repr=False)
+    i3d_true: np.ndarray | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -148,6 +153,11 @@ def evaluate(root: str | Path, config: EvalConfig, progress: bool = True, sheets
         from unseen.eval.lpips import LPIPS
 
         lpips = LPIPS(*config.lpips)
+    i3d = None
+    if config.i3d:
+        from unseen.eval.vfid import I3DFeatures
+
+        i3d = I3DFeatures.from_file(config.i3d)
     bar = tqdm(total=len(jobs) * len(config.methods), unit="run", disable=not progress)
     for i, clip, kind in jobs:
         t, h, w = clip.frames.shape[:3]
@@ -160,6 +170,7 @@ def evaluate(root: str | Path, config: EvalConfig, progress: bool = True, sheets
             shown = clip.frames.copy()
             shown[masks] = 0  # what is under the hole never reaches a method
             truth = clip.frames
+        true_feat = i3d.video(truth) if i3d is not None and truth is not None else None
         for method in config.methods:
             outputs, fps = run_method(method, config.weights, shown, masks, work)
             name = Path(method).stem if method.endswith(".safetensors") else method
@@ -178,7 +189,8 @@ def evaluate(root: str | Path, config: EvalConfig, progress: bool = True, sheets
                 p = s = s7 = lp = float("nan")
                 ew = warping_error(outputs, outputs)  # no truth: flow between the outputs themselves
                 fl = hole_flicker(outputs, outputs[:1] * len(outputs), list(masks))  # change inside the hole
-            rows.append(EvalRow(clip.name, camera, kind, name, p, s, s7, ew, fl, fps, lp))
+            out_feat = i3d.video(outputs) if true_feat is not None else None
+            rows.append(EvalRow(clip.name, camera, kind, name, p, s, s7, ew, fl, fps, lp, out_feat, true_feat))
             if sheets is not None:
                 contact_sheet(sheets / f"{clip.name}-{kind}-{name}.jpg", clip.frames, masks, outputs)
             bar.update(1)
@@ -214,10 +226,12 @@ def aggregate(rows: list[EvalRow]) -> list[dict]:
             agg = {"masks": masks, "camera": camera, "method": method, "clips": len(sel)}
             for metric in ("psnr", "ssim", "ssim7", "lpips", "ewarp", "flicker", "fps"):
                 agg[metric] = float(np.mean([getattr(r, metric) for r in sel]))
+            feats = [(r.i3d_true, r.i3d_out) for r in sel if r.i3d_out is not None]
+            agg["vfid"] = vfid([t for t, _ in feats], [o for _, o in feats]) if feats else float("nan")
             out.append(agg)
     return out
 
 
 def rows_as_dicts(rows: list[EvalRow]) -> list[dict]:
-    """Rows as plain dicts (CSV)."""
-    return [asdict(r) for r in rows]
+    """Rows as plain dicts (CSV); the I3D feature vectors stay out."""
+    return [{k: v for k, v in asdict(r).items() if not k.startswith("i3d_")} for r in rows]
