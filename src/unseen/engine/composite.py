@@ -34,3 +34,17 @@ def composite_patch(
     blended = region.astype(np.float32) * (1 - alpha) + patch.astype(np.float32) * alpha
     region[mask] = np.clip(np.round(blended[mask]), 0, 255).astype(np.uint8)
     return out
+
+
+def composite_frame(original: np.ndarray, fill: np.ndarray, mask: np.ndarray, feather: int = 2) -> np.ndarray:
+    """`composite_patch` of a full-size fill, computed only on the hole's bounding box (plus a 1-px ring).
+
+    The ring of non-hole pixels around the box makes the feather identical to the whole-frame computation.
+    """
+    ys, xs = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    if len(ys) == 0:
+        return original.copy()
+    h, w = mask.shape
+    y0, y1 = max(0, ys[0] - 1), min(h, ys[-1] + 2)
+    x0, x1 = max(0, xs[0] - 1), min(w, xs[-1] + 2)
+    return composite_patch(original, fill[y0:y1, x0:x1], mask[y0:y1, x0:x1], feather, (x0, y0))

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from unseen.engine.backends import make_runner
-from unseen.engine.composite import composite_patch
+from unseen.engine.composite import composite_frame, composite_patch
 from unseen.engine.inpainter import Inpainter
 from unseen.engine.memory import BackgroundMemory
 from unseen.engine.roi import RoiTracker
@@ -127,7 +127,7 @@ class OnlineInpainter(Inpainter):
             return prep
         prep.trusted = self.config.trust_memory > 0 and self.memory.still_frames >= self.config.trust_memory
         if prep.trusted and not (mask & ~from_memory).any():
-            prep.done = composite_patch(frame, value, mask, self.config.feather)  # all seen: no network needed
+            prep.done = composite_frame(frame, value, mask, self.config.feather)  # all seen: no network needed
             return prep
         if self.config.delay:  # the memory moves on before this frame is finished: keep its state
             prep.value, prep.from_memory = value.copy(), from_memory.copy()
@@ -180,16 +180,16 @@ class OnlineInpainter(Inpainter):
             patch = guide_full + _resize(residual, size)
         patch = np.clip(np.round(patch), 0, 255).astype(np.uint8)
         if prep.trusted:  # seen pixels come from memory, the network's patch fills the rest of its box
-            fill = frame.copy()
-            fill[from_memory] = value[from_memory]
+            fill = value.copy()  # the memory's value: the frame where unmasked, the memory where seen
             region = fill[fy0:fy1, fx0:fx1]
             inside = full_mask & ~from_memory[fy0:fy1, fx0:fx1]
             region[inside] = patch[inside]
             outside = mask & ~from_memory
             outside[fy0:fy1, fx0:fx1] = False
-            if outside.any():  # unseen pixels outside the box (rare): the classical fill
+            if outside.any():  # unseen pixels outside the box (rare): the classical fill, from the current frame around
+                np.copyto(fill, frame, where=~mask[..., None])
                 fill = telea_fill(fill, outside)
-            return composite_patch(frame, fill, mask, self.config.feather)
+            return composite_frame(frame, fill, mask, self.config.feather)
         return composite_patch(frame, patch, full_mask, self.config.feather, (fx0, fy0))
 
     def _box(self, need: np.ndarray, work: tuple[int, int]) -> tuple[int, int, int, int]:

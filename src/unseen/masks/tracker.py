@@ -41,7 +41,8 @@ class TrackerConfig:
     bg_exact: float = 6.0  # ... the closer match needed inside the predicted object (object pixels can resemble it)
     fg_differ: float = 60.0  # ... above which (near the object) it is foreground
     max_area_change: float = 1.8  # a re-segmentation changing area by more than this factor is rejected
-    max_points: int = 300
+    max_points: int = 120
+    flow_margin: int = 64  # pixels around the object in which its motion is measured
     subtract_coverage: float = 0.6  # share of the object's surroundings with a known background for plain subtraction
 
 
@@ -130,15 +131,29 @@ class BoxTrackerSource(MaskSource):
         import cv2
 
         assert self.prev_grey is not None and self.mask is not None
-        pts = cv2.goodFeaturesToTrack(self.prev_grey, self.config.max_points, 0.01, 3, mask=self.mask.astype(np.uint8))
+        ys, xs = np.nonzero(self.mask)
+        if len(ys) == 0:
+            return None
+        # work in a window around the object (corners, pyramids and flow cost follow the area scanned); the
+        # margin covers the largest motion the 4-level pyramid follows
+        m = self.config.flow_margin
+        y0, x0 = max(0, ys.min() - m), max(0, xs.min() - m)
+        y1, x1 = ys.max() + 1 + m, xs.max() + 1 + m
+        before, after = self.prev_grey[y0:y1, x0:x1], grey[y0:y1, x0:x1]
+        pts = cv2.goodFeaturesToTrack(before, self.config.max_points, 0.01, 3, mask=self.mask[y0:y1, x0:x1].astype(np.uint8))
         if pts is None or len(pts) < 4:
             return None
-        nxt, status, _ = cv2.calcOpticalFlowPyrLK(self.prev_grey, grey, pts, None, winSize=(21, 21), maxLevel=3)
-        back, status_b, _ = cv2.calcOpticalFlowPyrLK(grey, self.prev_grey, nxt, None, winSize=(21, 21), maxLevel=3)
+        nxt, status, _ = cv2.calcOpticalFlowPyrLK(before, after, pts, None, winSize=(21, 21), maxLevel=3)
+        back, status_b, _ = cv2.calcOpticalFlowPyrLK(after, before, nxt, None, winSize=(21, 21), maxLevel=3)
         ok = (status[:, 0] == 1) & (status_b[:, 0] == 1) & (np.linalg.norm((back - pts)[:, 0], axis=1) < 1.0)
         if ok.sum() < 4:
             return None
         matrix, _ = cv2.estimateAffinePartial2D(pts[ok], nxt[ok], method=cv2.RANSAC, ransacReprojThreshold=2.0)
+        if matrix is None:
+            return None
+        # from window coordinates back to the frame's: x' = A (x - o) + t + o
+        offset = np.array([x0, y0], np.float64)
+        matrix[:, 2] += offset - matrix[:, :2] @ offset
         return matrix
 
     def _follow_camera(self, grey: np.ndarray) -> None:
@@ -167,7 +182,7 @@ class BoxTrackerSource(MaskSource):
             self.bg = frame.astype(np.float32)
             self.bg_known = outside.copy()
             return
-        self.bg[outside] = frame[outside]
+        np.copyto(self.bg, frame, where=outside[..., None])
         self.bg_known |= outside
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
@@ -202,14 +217,16 @@ class BoxTrackerSource(MaskSource):
         labels = np.full((h, w), cv2.GC_BGD, np.uint8)
         labels[ring] = cv2.GC_PR_BGD
         labels[pred] = cv2.GC_PR_FGD
+        ys, xs = np.nonzero(ring)
+        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
         if self.bg is not None:
-            diff = np.abs(frame.astype(np.float32) - self.bg).mean(axis=2)
+            # the difference to the remembered background, only where it is used (inside the ring's box)
+            diff = np.full((h, w), 255.0, np.float32)
+            diff[y0:y1, x0:x1] = np.abs(frame[y0:y1, x0:x1].astype(np.float32) - self.bg[y0:y1, x0:x1]).mean(axis=2)
             known = self.bg_known
             labels[ring & known & (diff < cfg.bg_match)] = cv2.GC_BGD
             labels[ring & known & (diff > cfg.fg_differ)] = cv2.GC_FGD
         labels[core & (labels != cv2.GC_BGD)] = cv2.GC_FGD
-        ys, xs = np.nonzero(ring)
-        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
         fg = np.zeros((h, w), bool)
         if self.bg is not None and self.bg_known[ring].mean() > cfg.subtract_coverage:
             # a still camera has shown the background around the object: the difference is the object
