@@ -29,7 +29,8 @@ def scene():
 
 
 def _engine(backend: str = "eager", bf16: bool = False, **kw) -> OnlineInpainter:
-    return OnlineInpainter(tiny_model(), EngineConfig(work_width=160, work_height=96, backend=backend, bf16=bf16, **kw))
+    kw = {"work_width": 160, "work_height": 96, **kw}
+    return OnlineInpainter(tiny_model(), EngineConfig(backend=backend, bf16=bf16, **kw))
 
 
 @pytest.mark.parametrize("make", [TeleaInpainter, MemoryInpainter, _engine], ids=["telea", "memory", "model"])
@@ -44,6 +45,23 @@ def test_online_property_and_exact_known_pixels(scene, make):
         assert np.array_equal(out_a[t], out_b[t]), t  # frame t never depends on frames after t
     for o, f, m in zip(out_a, frames, masks, strict=True):
         assert o.shape == f.shape and np.array_equal(o[~m], f[~m])
+
+
+@pytest.mark.parametrize(
+    "make",
+    [TeleaInpainter, MemoryInpainter, _engine, lambda: _engine(work_width=96, work_height=64), lambda: _engine(roi=False)],
+    ids=["telea", "memory", "model", "model-downscaled", "model-full-frame"],
+)
+def test_pixels_under_the_hole_never_reach_the_output(scene, make):
+    frames, masks, _ = scene
+    rng = np.random.default_rng(1)
+    noisy = frames.copy()
+    noisy[masks] = rng.integers(0, 256, (int(masks.sum()), 3), dtype=np.uint8)
+    blank = frames.copy()
+    blank[masks] = 0
+    a, b = make(), make()
+    for t, (f1, f2, m) in enumerate(zip(noisy, blank, masks, strict=True)):
+        assert np.array_equal(a.step(f1, m), b.step(f2, m)), t
 
 
 def test_memory_is_exact_once_revealed(scene):

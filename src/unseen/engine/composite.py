@@ -1,7 +1,10 @@
-"""Compositing an inpainted patch into the full-resolution original, with a feathered edge inside the hole.
+"""Compositing an inpainted patch into the full-resolution original.
 
-The browser client does the same thing on a canvas: keep the original outside the hole, take the
-patch deep inside the hole, and ramp between them over `feather` pixels just inside the hole's edge.
+Outside the hole the original stays exact. Inside it the patch replaces the original entirely (feather 0,
+the engine's default: no pixel under the hole is used, as the evaluation protocol demands), or ramps in over
+`feather` pixels just inside the hole's rim, which blends in the original there (only sensible when masks
+are dilated well past the object). The browser shows the whole hole from the patch and fades the patch out
+over a few pixels just outside the hole.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ def feather_alpha(mask: np.ndarray, feather: int) -> np.ndarray:
 
 
 def composite_patch(
-    original: np.ndarray, patch: np.ndarray, mask: np.ndarray, feather: int = 2, origin: tuple[int, int] = (0, 0)
+    original: np.ndarray, patch: np.ndarray, mask: np.ndarray, feather: int = 0, origin: tuple[int, int] = (0, 0)
 ) -> np.ndarray:
     """Blend `patch` (h, w, 3) into `original` (H, W, 3) at origin (x, y); `mask` bool (h, w) is the hole in the patch.
 
@@ -36,7 +39,7 @@ def composite_patch(
     return out
 
 
-def composite_frame(original: np.ndarray, fill: np.ndarray, mask: np.ndarray, feather: int = 2) -> np.ndarray:
+def composite_frame(original: np.ndarray, fill: np.ndarray, mask: np.ndarray, feather: int = 0) -> np.ndarray:
     """`composite_patch` of a full-size fill, computed only on the hole's bounding box (plus a 1-px ring).
 
     The ring of non-hole pixels around the box makes the feather identical to the whole-frame computation.

@@ -3,7 +3,7 @@
 Per frame: update the full-resolution background memory (follows camera motion, resets on cuts);
 scale to the working resolution; crop a region of interest around the holes; build the classical
 guide there (memory, else Telea); step the generator with its cache of past frames; upsample the
-correction and composite it into the full-resolution original with a feathered edge.
+correction and composite it into the full-resolution original (no pixel under the hole is used).
 """
 
 from __future__ import annotations
@@ -55,7 +55,8 @@ class EngineConfig:
     backend: str = "eager"  # eager, compile (torch.compile) or onnx (ONNX Runtime)
     bf16: bool = True  # bfloat16 autocast on CPU (torch backends) where it is faster
     threads: int = 0  # torch threads (0: leave as is)
-    feather: int = 2  # feathered edge width in full-resolution pixels
+    feather: int = 0  # >0: ramp from the original to the fill over this many px inside the hole's rim. That
+    # mixes in pixels under the hole (fine with a generously dilated mask, wrong under the evaluation protocol)
     delay: int = 0  # k: batch the network over k + 1 frames, adding k frames of delay (0: none)
     trust_memory: int = 5  # with the camera still this many frames, hole pixels the memory has seen are final:
     # the network runs only around the rest (0: always run the network on the whole hole)

@@ -36,6 +36,7 @@ from unseen.train.losses import (
     masked_l1,
     temporal_loss,
 )
+from unseen.train.validate import VAL_PROTOCOL
 
 LOG_COLUMNS = ("step", "loss", "hole", "valid", "temp", "adv", "fm", "vgg", "d", "lr", "sec_per_step")  # every term, from the first row
 
@@ -117,6 +118,7 @@ class Trainer:
         return {
             "step": self.step,
             "best_psnr": self.best_psnr,
+            "val_protocol": VAL_PROTOCOL,
             "gen": self.gen.state_dict(),
             "disc": self.disc.state_dict(),
             "ema": self.ema.state_dict(),
@@ -152,6 +154,10 @@ class Trainer:
         self.opt_d.load_state_dict(state["opt_d"])
         self.step = int(state["step"])
         self.best_psnr = float(state.get("best_psnr", -float("inf")))
+        if state.get("val_protocol", 1) != VAL_PROTOCOL:
+            self.best_psnr = -float("inf")
+            if self.dist.is_main:
+                print("validation protocol changed since this checkpoint: the best score starts afresh", flush=True)
         torch.set_rng_state(state["torch_rng"])
         np.random.set_state(state["numpy_rng"])
         random.setstate(state["python_rng"])

@@ -124,7 +124,8 @@ async function onResult(buffer) {
   pump();
 }
 
-// The patch (working resolution) goes into the full-resolution frame through its mask, feathered inside the hole.
+// The patch (working resolution) goes into the full-resolution frame through its mask: the whole hole, with a
+// feathered edge just outside it (the original's pixels under the hole are never shown).
 function compositePatch(patch, mask, h) {
   const inv = 1 / scale;
   const X = h.x * inv, Y = h.y * inv, W = h.w * inv, H = h.h * inv;
@@ -143,6 +144,7 @@ function compositePatch(patch, mask, h) {
   s.filter = `blur(${FEATHER * 0.5}px)`;
   s.drawImage(alpha, 0, 0, W, H);
   s.filter = "none";
+  s.drawImage(alpha, 0, 0, W, H); // the hole itself fully covered: the feather only fades outwards
   s.globalCompositeOperation = "source-in";
   s.drawImage(patch, 0, 0, W, H);
   ctx.drawImage(soft, X, Y);
