@@ -16,6 +16,7 @@ from unseen.eval.run import EvalConfig, EvalRow, aggregate, rows_as_dicts
 PUBLISHED = [
     # method, YT PSNR, YT SSIM, YT VFID, DAVIS PSNR, DAVIS SSIM, DAVIS VFID, online?
     ("STTN (ECCV 2020)", 32.34, 0.9655, 0.053, 30.67, 0.9560, 0.149, "offline"),
+    ("DSTT (AAAI 2021)", 32.66, 0.9646, 0.052, 31.75, 0.9655, 0.148, "offline"),
     ("FuseFormer (ICCV 2021)", 33.29, 0.9681, 0.053, 32.54, 0.9700, 0.138, "offline"),
     ("E2FGVI (CVPR 2022)", 33.71, 0.9700, 0.046, 33.01, 0.9721, 0.116, "offline"),
     ("ProPainter (ICCV 2023)", 34.43, 0.9735, 0.042, 34.47, 0.9776, 0.098, "offline"),
@@ -134,9 +135,11 @@ def write_reports(rows: list[EvalRow], config: EvalConfig, data: str, out_dir: P
     ]
     if report is not None:
         text = RESULTS_TEMPLATE.format(
-            command=f"unseen eval {data} --methods {','.join(config.methods)} --frames {config.frames} --report {report}",
+            command=f"unseen eval {data} --methods {','.join(config.methods)} --frames {config.frames} --out {out_dir} --report {report}",
             machine=f"{platform.machine()}, {os.cpu_count()} cores, no GPU",
             size=f"{config.width}x{config.height}",
+            data=data,
+            n_clips=len({r.clip for r in rows}),
             frames=config.frames,
             aggregate=aggregate_table(rows),
             clips=clip_table(rows),
@@ -194,7 +197,7 @@ The protocols differ and the rows are not directly comparable: the published met
 (they see future frames), run on a **GPU**, were trained for days on the full YouTube-VOS training set
 (3,471 videos) and are scored on the full DAVIS (50 clips) / YouTube-VOS (508 clips) test sets with
 E2FGVI's fixed masks. unseen runs **online** (past frames only) on a 2-core CPU, was trained for hours on
-the small clip set in `../shared/data/train`, and is scored here on `../shared/data/val` (5 clips) with
+the small clip set in `../shared/data/train`, and is scored here on `{data}` ({n_clips} clips) with
 its own seeded masks. Thiry et al. 2024 ("Towards Online Real-Time Memory-based Video Inpainting
 Transformers") report online variants of such models at over 20 fps on a GPU with some loss in quality
 against their offline versions; this is the setting unseen targets, on a CPU. Published figures are
