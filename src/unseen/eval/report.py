@@ -85,11 +85,7 @@ def plot_psnr_per_clip(rows: list[EvalRow], path: Path) -> Path:
         ax.set_ylim(min(finite) - 2, max(finite) + 1)
     ax.legend()
     ax.set_title("PSNR per clip (online, synthetic masks)")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_quality_vs_speed(rows: list[EvalRow], path: Path) -> Path:
@@ -107,6 +103,12 @@ def plot_quality_vs_speed(rows: list[EvalRow], path: Path) -> Path:
     ax.set_xlabel("frames per second (this CPU, incl. the method's own pre/post-processing)")
     ax.set_ylabel("PSNR (dB)")
     ax.set_title("Quality vs speed")
+    return _save(fig, path)
+
+
+def _save(fig, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

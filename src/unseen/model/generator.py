@@ -188,11 +188,7 @@ class InpaintGenerator(nn.Module):
         raw prediction (unclamped) is returned everywhere, for losses on the valid region.
         """
         b, t, _, h, w = frames.shape
-        x, base = self._inputs(frames, masks, guide)
-        skip = self.encoder(x)
-        tok = self.embed(skip)
-        _, c, th, tw = tok.shape
-        tok = tok.permute(0, 2, 3, 1).reshape(b, t, th, tw, c)
+        tok, skip, base = self._tokens(frames, masks, guide)
         idx = torch.arange(t, device=frames.device)
         cfg = self.config
         time_mask = visible_frames(idx, idx, cfg.cache_frames, cfg.ref_stride, cfg.ref_count)
@@ -214,22 +210,9 @@ class InpaintGenerator(nn.Module):
         Past tensors are (B, nW, heads, M*N, C/heads) for M visible past frames (M may be 0). No
         Python state is touched, so this is what ONNX export and torch.compile see.
         """
-        b, _, h, w = frame.shape
-        x, base = self._inputs(frame[:, None], mask[:, None], None if guide is None else guide[:, None])
-        skip = self.encoder(x)
-        tok = self.embed(skip)
-        _, c, th, tw = tok.shape
-        tok = tok.permute(0, 2, 3, 1).reshape(b, 1, th, tw, c)
-        new_keys, new_values = [], []
-        li = 0
-        for block in self.blocks:
-            if block.temporal:
-                tok, kv = block(tok, past=(past_keys[li], past_values[li]))
-                new_keys.append(kv[0])
-                new_values.append(kv[1])
-                li += 1
-            else:
-                tok, _ = block(tok)
+        h, w = frame.shape[-2:]
+        tok, skip, base = self._tokens(frame[:, None], mask[:, None], None if guide is None else guide[:, None])
+        tok, new_keys, new_values = self._blocks_after_past(tok, past_keys, past_values, None)
         pred = self._decode(tok, skip, base)[:, :, :h, :w]
         out = self._composite(pred[:, None], frame[:, None], mask[:, None])[:, 0]
         return out, new_keys, new_values
@@ -246,11 +229,24 @@ class InpaintGenerator(nn.Module):
         """T new frames (B, T, 3, H, W) at once after the cached past: `time_mask` (T, M+T) says which past and new
         frames each new frame sees. Returns outputs (B, T, 3, H, W) and the new frames' keys/values (T*N each)."""
         b, t, _, h, w = frames.shape
+        tok, skip, base = self._tokens(frames, masks, guide)
+        tok, new_keys, new_values = self._blocks_after_past(tok, past_keys, past_values, time_mask)
+        pred = self._decode(tok, skip, base)[:, :, :h, :w].reshape(b, t, 3, h, w)
+        return self._composite(pred, frames, masks), new_keys, new_values
+
+    def _tokens(self, frames: Tensor, masks: Tensor, guide: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+        """Encode (B, T, ...) frames: tokens (B, T, th, tw, C), the encoder skip features and the guide base."""
+        b, t = frames.shape[:2]
         x, base = self._inputs(frames, masks, guide)
         skip = self.encoder(x)
         tok = self.embed(skip)
         _, c, th, tw = tok.shape
-        tok = tok.permute(0, 2, 3, 1).reshape(b, t, th, tw, c)
+        return tok.permute(0, 2, 3, 1).reshape(b, t, th, tw, c), skip, base
+
+    def _blocks_after_past(
+        self, tok: Tensor, past_keys: list[Tensor], past_values: list[Tensor], time_mask: Tensor | None
+    ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+        """Run every block on new tokens; temporal blocks also see their cached past keys/values."""
         new_keys, new_values = [], []
         li = 0
         for block in self.blocks:
@@ -261,8 +257,7 @@ class InpaintGenerator(nn.Module):
                 li += 1
             else:
                 tok, _ = block(tok)
-        pred = self._decode(tok, skip, base)[:, :, :h, :w].reshape(b, t, 3, h, w)
-        return self._composite(pred, frames, masks), new_keys, new_values
+        return tok, new_keys, new_values
 
     @torch.no_grad()
     def step_many(self, frames: Tensor, masks: Tensor, guide: Tensor | None, cache: StreamCache) -> Tensor:
