@@ -21,6 +21,8 @@ def _cmd_remove(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         crf=args.crf,
         delay=args.delay,
+        backend=args.backend,
+        threads=args.threads,
         **_mask_options(args),
     )
     run_remove(opts)
@@ -79,7 +81,10 @@ def _cmd_live(args: argparse.Namespace) -> int:
         raise UnseenError("--port must be between 1 and 65535")
     if args.remove:
         raise UnseenError("in the browser, pick the class in the page; --remove is for headless --source runs")
-    config = LiveConfig(method=args.method, weights=args.weights, allowed_origins=args.allow_origin or [], detector=args.detector)
+    config = LiveConfig(
+        method=args.method, weights=args.weights, allowed_origins=args.allow_origin or [], detector=args.detector,
+        backend=args.backend, threads=args.threads,
+    )  # fmt: skip
     run_server(args.host, args.port, config)
     return 0
 
@@ -139,6 +144,12 @@ def _add_mask_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fps", type=float, default=None, help="frame rate for frame-folder input (default 25)")
 
 
+def _add_engine_args(p: argparse.ArgumentParser) -> None:
+    """How the model runs."""
+    p.add_argument("--backend", default="eager", choices=["eager", "compile", "onnx"], help="model backend (default eager, bf16 on CPU)")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads for the model (default 0: the library's choice)")
+
+
 def _mask_options(args: argparse.Namespace) -> dict:
     return {
         k: getattr(args, k)
@@ -162,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", default="small", help="model weights: preset name (shipped) or .safetensors path")
     p.add_argument("--crf", type=int, default=18, help="H.264 quality for video output (0 = lossless, default 18)")
     p.add_argument("--delay", type=int, default=0, help="let the model batch K+1 frames, K frames behind (default 0: none)")
+    _add_engine_args(p)
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_remove)
@@ -202,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", default="model", help="inpainter: model (default), memory or telea")
     p.add_argument("--weights", default="small", help="model weights: preset name or .safetensors path")
     p.add_argument("--allow-origin", action="append", help="also accept WebSocket connections from this origin (repeatable)")
+    _add_engine_args(p)
     p.add_argument("--source", help="headless: a video file, capture device (/dev/video0) or stream URL (rtsp://...)")
     p.add_argument("--out", help="headless: output file or stream URL (rtsp://, rtmp://, udp://)")
     p.add_argument("--box", help="headless: x,y,w,h of the object on the first frame")

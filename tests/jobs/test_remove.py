@@ -173,3 +173,23 @@ def test_interrupt_leaves_no_partial_output(pngs, monkeypatch):
     monkeypatch.setattr(MemoryInpainter, "step", interrupted)
     assert main(["remove", str(tmp / "frames"), "--masks", str(tmp / "masks"), "--out", str(tmp / "o"), "--method", "memory", "-q"]) == 130
     assert sorted(p.name for p in tmp.iterdir()) == ["frames", "masks"]
+
+
+def test_model_backends_and_threads_from_the_cli(pngs, capsys):
+    tmp, frames, masks, _ = pngs
+    f, m = str(tmp / "frames"), str(tmp / "masks")
+    outs = {}
+    for backend in ("eager", "onnx"):
+        argv = ["remove", f, "--masks", m, "--out", str(tmp / backend), "--backend", backend, "--threads", "1", "-q"]
+        assert main(argv) == 0
+        outs[backend] = np.stack(_read(tmp / backend)).astype(np.float32)
+    # the same network in bf16 (eager) and fp32 (onnx): close, and identical outside the holes
+    diff = np.abs(outs["eager"] - outs["onnx"])
+    assert 0 < diff.mean() < 3.0  # not identical: the backend was really switched
+    for argv, message in [
+        (["--method", "memory", "--backend", "onnx"], "apply to the model only"),
+        (["--threads", "-1"], "--threads"),
+    ]:
+        assert main(["remove", f, "--masks", m, "--out", str(tmp / "bad"), "-q", *argv]) == 2
+        assert message in _err(capsys)
+    assert not (tmp / "bad").exists()

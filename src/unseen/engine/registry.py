@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from unseen.engine.backends import BACKENDS
 from unseen.engine.inpainter import Inpainter
 from unseen.errors import UnseenError
 
 METHODS = ("model", "memory", "telea")
 
 
-def make_inpainter(method: str, weights: str = "small", delay: int = 0) -> Inpainter:
+def make_inpainter(method: str, weights: str = "small", delay: int = 0, backend: str = "eager", threads: int = 0) -> Inpainter:
     """Build the inpainter called `method`; `weights` is a preset name or a .safetensors path for `model`;
-    `delay` k > 0 lets the model batch k + 1 frames (k frames of added delay)."""
+    `delay` k > 0 lets the model batch k + 1 frames (k frames of added delay); `backend` (eager, compile,
+    onnx) and `threads` (0: the library's choice) set how the model runs."""
+    if threads < 0:
+        raise UnseenError("--threads must be 0 (automatic) or more")
+    if method != "model" and (delay or backend != "eager"):
+        raise UnseenError(f"--delay and --backend apply to the model only; {method} has neither")
     if method == "telea":
         from unseen.engine.telea import TeleaInpainter
 
@@ -22,7 +28,7 @@ def make_inpainter(method: str, weights: str = "small", delay: int = 0) -> Inpai
     if method == "model":
         from unseen.engine.online import EngineConfig, OnlineInpainter
 
-        return OnlineInpainter.from_weights(weights, EngineConfig(delay=delay))
-    if delay:
-        raise UnseenError(f"--delay applies to the model only; {method} has none")
+        if backend not in BACKENDS:
+            raise UnseenError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        return OnlineInpainter.from_weights(weights, EngineConfig(delay=delay, backend=backend, threads=threads))
     raise UnseenError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")

@@ -68,8 +68,9 @@ def run_headless(args, progress: bool) -> None:
     opts = RemoveOptions(
         input=args.source, out=args.out, masks=args.masks, box=args.box, remove=args.remove, detector=args.detector,
         method=args.method, weights=args.weights, overwrite=args.overwrite, progress=progress,
+        backend=args.backend, threads=args.threads,
     )  # fmt: skip
-    inpainter = make_inpainter(opts.method, opts.weights)
+    inpainter = make_inpainter(opts.method, opts.weights, backend=opts.backend, threads=opts.threads)
     start = time.perf_counter()
     with open_stream(opts.input) as src:
         mask_source = build_mask_source(opts, src)

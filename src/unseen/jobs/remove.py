@@ -35,6 +35,8 @@ class RemoveOptions:
     fps: float | None = None
     crf: int = 18
     delay: int = 0  # frames of added delay the model may batch over (0: none)
+    backend: str = "eager"  # how the model runs: eager, compile or onnx
+    threads: int = 0  # torch / ONNX Runtime threads (0: the library's choice)
     remove: str | None = None  # COCO class names, with `detector`
     detector: str | None = None  # RTMDet-Ins or YOLO-seg .onnx
     detector_kind: str = "auto"
@@ -114,7 +116,7 @@ def run_remove(opts: RemoveOptions) -> RemoveReport:
         raise UnseenError("--crf must be between 0 and 51")
     if not 0 <= opts.delay <= 16:
         raise UnseenError("--delay must be between 0 and 16 frames")
-    inpainter = make_inpainter(opts.method, opts.weights, opts.delay)
+    inpainter = make_inpainter(opts.method, opts.weights, opts.delay, opts.backend, opts.threads)
     with open_frames(opts.input, opts.fps) as source:
         masks = build_mask_source(opts, source)
         try:

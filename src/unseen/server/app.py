@@ -16,7 +16,9 @@ from urllib.parse import urlsplit
 
 from fastapi import WebSocket
 
+from unseen.engine.backends import BACKENDS
 from unseen.engine.inpainter import Inpainter
+from unseen.errors import UnseenError
 from unseen.masks.coco import COCO_CLASSES
 from unseen.server.protocol import ProtocolError, decode_frame, encode_result, parse_control
 from unseen.server.session import LiveSession
@@ -36,6 +38,8 @@ class LiveConfig:
     max_clients: int = 8
     dilation: int = 3
     detector: str | None = None  # RTMDet-Ins / YOLO-seg .onnx: the page then offers class names
+    backend: str = "eager"  # how the model runs: eager, compile or onnx
+    threads: int = 0  # torch / ONNX Runtime threads (0: the library's choice)
 
 
 def inpainter_factory(config: LiveConfig) -> Callable[[], Inpainter]:
@@ -43,12 +47,15 @@ def inpainter_factory(config: LiveConfig) -> Callable[[], Inpainter]:
     if config.method != "model":
         from unseen.engine.registry import make_inpainter
 
+        make_inpainter(config.method, backend=config.backend, threads=config.threads)  # checks the settings now
         return lambda: make_inpainter(config.method)
     from unseen.engine.online import EngineConfig, OnlineInpainter
     from unseen.model.checkpoint import load_generator
 
     model = load_generator(config.weights)
-    engine = EngineConfig(work_width=config.work_width, work_height=config.work_height)
+    if config.backend not in BACKENDS or config.threads < 0:
+        raise UnseenError(f"backend {config.backend!r} / threads {config.threads}: choose one of {', '.join(BACKENDS)}, threads >= 0")
+    engine = EngineConfig(work_width=config.work_width, work_height=config.work_height, backend=config.backend, threads=config.threads)
     return lambda: OnlineInpainter(model, engine)
 
 
