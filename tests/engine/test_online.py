@@ -173,3 +173,24 @@ def test_engine_leaves_the_callers_model_config_alone():
     engine = OnlineInpainter(model, EngineConfig(context_frames=2))
     assert model.config == before and engine.model.config.cache_frames == 2
     assert engine.model.blocks is model.blocks  # weights shared, not copied
+
+
+def test_memory_follows_a_turning_and_zooming_camera():
+    import cv2
+
+    from tests.conftest import textured_background
+
+    world = cv2.GaussianBlur(textured_background(320, 360, seed=4), (0, 0), 1.0)
+    mem = MemoryInpainter()
+    h, w = 160, 200
+    for t in range(16):
+        # the camera turns 0.4 degrees and zooms in 0.3% per frame about the world's centre
+        rot = cv2.getRotationMatrix2D((180, 160), 0.4 * t, 1 + 0.003 * t)
+        rot[:, 2] -= (180 - w / 2, 160 - h / 2)  # the frame is the central 200x160 window
+        frame = cv2.warpAffine(world, rot, (w, h), flags=cv2.INTER_LINEAR)
+        hole = np.zeros((h, w), bool)
+        hole[50:110, 20 + 8 * t : 60 + 8 * t] = True  # an object crossing the frame, revealing what it covered
+        out = mem.step(frame, hole)
+    known = mem.memory.known & hole
+    assert known.sum() > 0.5 * hole.sum()  # most of the hole was seen before, under another camera pose
+    assert np.abs(out[known].astype(int) - frame[known]).mean() < 6  # and is remembered aligned

@@ -1,8 +1,9 @@
 """Background memory: every pixel keeps the last value seen while it was not masked.
 
 For a static camera this is exact once the object has moved away. Global camera motion is
-estimated from sparse optical flow outside the holes and the memory is shifted to follow it;
-rotation/zoom or unclear motion forgets it, and a scene cut resets it.
+estimated from sparse optical flow outside the holes and the memory follows it: shifted by whole
+pixels when the camera only pans (no resampling, so no blur builds up), resampled by a similarity
+transform when it turns or zooms; unclear motion forgets it, and a scene cut resets it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from unseen.engine.inpainter import Inpainter
-from unseen.engine.motion import global_motion, is_translation
+from unseen.engine.motion import global_motion
 from unseen.engine.telea import telea_fill
 
 
@@ -20,9 +21,9 @@ from unseen.engine.telea import telea_fill
 class MemoryConfig:
     """Tuning of the background memory."""
 
-    track_motion: bool = True  # follow the camera (global translation by sparse optical flow)
+    track_motion: bool = True  # follow the camera (global similarity by sparse optical flow)
     motion_width: int = 640  # estimate motion on frames downscaled to at most this width (sub-pixel bias grows with downscaling)
-    min_shift: float = 0.5  # shifts (pixels at full scale) below this are ignored
+    min_shift: float = 0.5  # camera motion moving no pixel by this much (full-size pixels) waits for later frames
     cut_threshold: float = 60.0  # mean abs grey difference (0..255) that counts as a scene cut
 
 
@@ -36,7 +37,7 @@ class BackgroundMemory:
         self.age: np.ndarray | None = None  # int32 (H, W)
         self._prev_small: np.ndarray | None = None
         self._prev_hole: np.ndarray | None = None
-        self._offset = np.zeros(2)  # sub-pixel remainder of the accumulated shift (x, y)
+        self._pending = np.eye(3)  # camera motion (full-size pixels) since the memory last moved, not applied yet
         self._scale = 1
         self.cut = False  # the last update saw a scene cut
         self.still_frames = 0  # consecutive frames without camera motion
@@ -45,7 +46,7 @@ class BackgroundMemory:
         """Forget everything."""
         self.value = self.known = self.age = None
         self._prev_small = self._prev_hole = None
-        self._offset = np.zeros(2)
+        self._pending = np.eye(3)
         self.still_frames = 0
 
     def _small_grey(self, frame: np.ndarray) -> np.ndarray:
@@ -59,7 +60,7 @@ class BackgroundMemory:
         return cv2.resize(grey, (max(8, w // self._scale), max(8, h // self._scale)), interpolation=cv2.INTER_AREA)
 
     def _follow_camera(self, frame: np.ndarray, mask: np.ndarray) -> None:
-        """Shift the memory by the camera's translation since the last frame; forget it on a cut or unclear motion.
+        """Move the memory with the camera (shift or similarity warp); forget it on a cut or unclear motion.
 
         The holes (this frame's and the last one's) are left out of the estimate, so a moving object
         does not pass for camera motion.
@@ -82,19 +83,32 @@ class BackgroundMemory:
             self.still_frames += 1
             return
         matrix = global_motion(prev, small, hole | prev_hole)
-        if matrix is None or not is_translation(matrix):
-            self.known[:] = False  # the camera moved in a way a shift cannot follow: start over
-            self._offset = np.zeros(2)
+        if matrix is None:
+            self.known[:] = False  # the camera's motion is unclear: start over
+            self._pending = np.eye(3)
             self.still_frames = 0
             return
-        shift = matrix[:, 2] * self._scale + self._offset
-        if np.hypot(*shift) < self.config.min_shift:
-            self._offset = shift
-            self.still_frames += 1
+        step = np.vstack([matrix, (0.0, 0.0, 1.0)])
+        step[:2, 2] *= self._scale  # to full-size pixels
+        self._pending = step @ self._pending
+        h, w = self.known.shape
+        corners = np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]], np.float64).T
+        if np.abs(self._pending[:2] @ corners - corners[:2]).max() < self.config.min_shift:
+            self.still_frames += 1  # no pixel has moved by min_shift yet: keep the memory as it is
             return
         self.still_frames = 0
+        turn = np.abs(self._pending[:2, :2] - np.eye(2)).max() * max(h, w)  # corner motion from rotation/zoom
+        if turn < self.config.min_shift:
+            self._shift()
+        else:
+            self._warp()
+
+    def _shift(self) -> None:
+        """Follow a panning camera: move the memory by whole pixels (no resampling, so no blur builds up)."""
+        shift = self._pending[:2, 2]
         ix, iy = int(round(shift[0])), int(round(shift[1]))
-        self._offset = shift - (ix, iy)
+        self._pending = np.eye(3)
+        self._pending[:2, 2] = shift - (ix, iy)  # the sub-pixel remainder waits for later frames
         self.value = np.roll(self.value, (iy, ix), axis=(0, 1))
         self.known = np.roll(self.known, (iy, ix), axis=(0, 1))
         self.age = np.roll(self.age, (iy, ix), axis=(0, 1))
@@ -106,6 +120,19 @@ class BackgroundMemory:
             self.known[:, :ix] = False
         elif ix < 0:
             self.known[:, ix:] = False
+
+    def _warp(self) -> None:
+        """Follow a camera that turns or zooms: resample the memory by the accumulated similarity transform;
+        pixels whose source left the frame are forgotten."""
+        import cv2
+
+        matrix = self._pending[:2].copy()
+        self._pending = np.eye(3)
+        h, w = self.known.shape
+        self.value = cv2.warpAffine(self.value, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        known = cv2.warpAffine(self.known.astype(np.uint8), matrix, (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
+        self.known = cv2.erode(known, np.ones((3, 3), np.uint8)) > 0  # resampled edges are uncertain
+        self.age = cv2.warpAffine(self.age, matrix, (w, h), flags=cv2.INTER_NEAREST)
 
     def update(self, frame: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Add a frame (uint8 RGB, bool hole mask); return (memory image, bool map of holes it can fill)."""
