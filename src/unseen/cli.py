@@ -147,7 +147,12 @@ def _add_mask_args(p: argparse.ArgumentParser) -> None:
 def _add_engine_args(p: argparse.ArgumentParser) -> None:
     """How the model runs."""
     p.add_argument("--backend", default="eager", choices=["eager", "compile", "onnx"], help="model backend (default eager, bf16 on CPU)")
-    p.add_argument("--threads", type=int, default=0, help="CPU threads for the model (default 0: the library's choice)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch threads for the model (default 0: the library's choice; the live server: 1 per worker thread, one worker per core)",
+    )
 
 
 def _mask_options(args: argparse.Namespace) -> dict:
