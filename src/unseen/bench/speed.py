@@ -6,6 +6,7 @@ import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -119,15 +120,18 @@ def run_speed_bench(
     ]
     for backend in backends:
         bf16 = backend != "onnx"
-        cfg = EngineConfig(backend=backend, bf16=bf16, threads=threads)
-        plan.append(
-            (f"engine, {backend}", lambda cfg=cfg: OnlineInpainter.from_weights(weights, cfg), warmup + frames, "bf16" if bf16 else "fp32")
-        )
-    cfg = EngineConfig(backend="eager", delay=3, threads=threads)
+        for trust, label in ((5, ""), (0, ", network every frame")):
+            # trust 5: the default engine; on this still camera the memory's pixels are final once seen, and the
+            # network runs only where it has not seen the background. trust 0: the network fills the whole hole
+            # on every frame, as with a moving camera
+            cfg = EngineConfig(backend=backend, bf16=bf16, threads=threads, trust_memory=trust)
+            make = partial(OnlineInpainter.from_weights, weights, cfg)
+            plan.append((f"engine, {backend}{label}", make, warmup + frames, "bf16" if bf16 else "fp32"))
+    cfg = EngineConfig(backend="eager", delay=3, threads=threads, trust_memory=0)
     plan.append(
         (
-            "engine, eager, delay 3 (batches of 4)",
-            lambda cfg=cfg: OnlineInpainter.from_weights(weights, cfg),
+            "engine, eager, network every frame, delay 3 (batches of 4)",
+            partial(OnlineInpainter.from_weights, weights, cfg),
             warmup + frames,
             "bf16; +3 frames latency",
         )
@@ -136,11 +140,11 @@ def run_speed_bench(
     for name, make, n, note in tqdm(plan, desc="methods", unit="method"):
         rows.append(measure(name, make, clip[:n], holes[:n], warmup, note))
     hd_clip, hd_holes = _scaled(clip[: warmup + hd_frames], holes[: warmup + hd_frames], (1280, 720))
-    cfg = EngineConfig(backend=backends[0], bf16=backends[0] != "onnx", threads=threads)
+    cfg = EngineConfig(backend=backends[0], bf16=backends[0] != "onnx", threads=threads, trust_memory=0)
     rows.append(
         measure(
-            f"engine, {backends[0]}, 1280x720 input",
-            lambda: OnlineInpainter.from_weights(weights, cfg),
+            f"engine, {backends[0]}, network every frame, 1280x720 input",
+            partial(OnlineInpainter.from_weights, weights, cfg),
             hd_clip,
             hd_holes,
             warmup,
