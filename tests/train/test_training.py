@@ -97,6 +97,25 @@ def test_resume_is_exact(dataset_root, tmp_path):
     assert (tmp_path / "split" / "generator.safetensors").exists()
 
 
+def test_curriculum_changes_sample_size_and_loss_weights(dataset_root, tmp_path):
+    from unseen.train.trainer import StepBatches, Trainer
+
+    stages = "curriculum=[{start: 0, height: 32, width: 32, frames: 3}, {start: 2, height: 48, width: 64, frames: 4, batch: 1, adversarial: 0.05}]"
+    cfg = _config(tmp_path / "cur", dataset_root, 4)
+    cfg.curriculum = load_train_config(None, [stages]).curriculum
+    assert cfg.stage(1).height == 32 and cfg.stage(1).batch == 2 and cfg.stage(1).adversarial == cfg.loss.adversarial
+    assert (cfg.stage(3).height, cfg.stage(3).width, cfg.stage(3).frames, cfg.stage(3).batch) == (48, 64, 4, 1)
+    assert cfg.stage(3).adversarial == 0.05
+    trainer = Trainer(cfg, progress=False)
+    batches = list(StepBatches(0, cfg, trainer.dist))
+    assert [len(b) for b in batches] == [2, 2, 1, 1]
+    dataset = ClipDataset(cfg.data, seed=cfg.seed)
+    late = dataset[batches[3][0]]
+    assert late["frames"].shape == (4, 3, 48, 64) and late["guide"].shape == (4, 4, 48, 64)
+    trainer.fit()  # both stages train end to end
+    assert trainer.step == 4
+
+
 def test_config_errors_are_clear(tmp_path):
     from unseen.errors import UnseenError
 

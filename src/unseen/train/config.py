@@ -40,6 +40,22 @@ class ValConfig:
 
 
 @dataclass
+class StageConfig:
+    """One stage of a training curriculum: from step `start` on, samples of this size and these loss weights.
+
+    Fields left at None keep the value of the main config (`data.*`, `batch`, `loss.*`).
+    """
+
+    start: int = 0
+    height: int | None = None
+    width: int | None = None
+    frames: int | None = None
+    batch: int | None = None
+    adversarial: float | None = None
+    feature_matching: float | None = None
+
+
+@dataclass
 class TrainConfig:
     """Everything `unseen train` needs."""
 
@@ -66,6 +82,23 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     val: ValConfig = field(default_factory=ValConfig)
+    curriculum: list[StageConfig] = field(default_factory=list)  # stages by start step (empty: one stage)
+
+    def stage(self, step: int) -> StageConfig:
+        """The curriculum stage in force at `step`, with every field filled from the main config."""
+        current = StageConfig()
+        for s in sorted(self.curriculum, key=lambda s: s.start):
+            if s.start <= step:
+                current = s
+        defaults = {
+            "height": self.data.height,
+            "width": self.data.width,
+            "frames": self.data.frames,
+            "batch": self.batch,
+            "adversarial": self.loss.adversarial,
+            "feature_matching": self.loss.feature_matching,
+        }
+        return dataclasses.replace(current, **{k: v for k, v in defaults.items() if getattr(current, k) is None})
 
 
 def _build(cls: type, data: dict[str, Any], where: str) -> Any:
@@ -116,4 +149,7 @@ def load_train_config(path: str | Path | None, overrides: list[str] | None = Non
     cfg = _build(TrainConfig, data, "config")
     if isinstance(cfg.data.masks, dict):
         cfg.data.masks = _build(MaskConfig, cfg.data.masks, "config.data.masks")
+    if not isinstance(cfg.curriculum, list):
+        raise UnseenError("config.curriculum: expected a list of stages")
+    cfg.curriculum = [_build(StageConfig, s, f"config.curriculum[{i}]") for i, s in enumerate(cfg.curriculum)]
     return cfg

@@ -40,6 +40,16 @@ class DataConfig:
     masks: MaskConfig = field(default_factory=MaskConfig)
 
 
+@dataclass(frozen=True)
+class SampleKey:
+    """Which sample to draw and at which size: the RNG is seeded by (seed, *ids)."""
+
+    ids: tuple[int, ...]
+    height: int
+    width: int
+    frames: int
+
+
 class Clip:
     """A sequence of frames that can be read by index."""
 
@@ -258,30 +268,30 @@ class ClipDataset:
         """Clips over all roots."""
         return sum(len(s) for s in self.sources)
 
-    def _pick(self, rng: np.random.Generator) -> tuple[Clip, list[int]]:
+    def _pick(self, rng: np.random.Generator, frames: int) -> tuple[Clip, list[int]]:
         cfg = self.config
         src = self.sources[min(bisect.bisect_right(self.cum, rng.random()), len(self.sources) - 1)]
         clip = src[rng.integers(len(src))]
         stride = int(rng.integers(1, cfg.max_stride + 1))
-        while stride > 1 and (cfg.frames - 1) * stride >= clip.length:
+        while stride > 1 and (frames - 1) * stride >= clip.length:
             stride -= 1
-        span = (cfg.frames - 1) * stride + 1
+        span = (frames - 1) * stride + 1
         start = int(rng.integers(0, max(1, clip.length - span + 1)))
-        idx = [min(clip.length - 1, start + k * stride) for k in range(cfg.frames)]
+        idx = [min(clip.length - 1, start + k * stride) for k in range(frames)]
         if rng.random() < 0.5 and clip.length > span:  # time reversal is as valid a motion as forward
             idx = idx[::-1]
         return clip, idx
 
-    def _augment(self, rng: np.random.Generator, frames: list[np.ndarray]) -> np.ndarray:
+    def _augment(self, rng: np.random.Generator, frames: list[np.ndarray], height: int, width: int) -> np.ndarray:
         import cv2
 
         cfg = self.config
         h, w = frames[0].shape[:2]
-        scale = rng.uniform(cfg.scale_min, cfg.scale_max) * max(cfg.height / h, cfg.width / w)
-        nh, nw = max(cfg.height, round(h * scale)), max(cfg.width, round(w * scale))
-        y0, x0 = int(rng.integers(0, nh - cfg.height + 1)), int(rng.integers(0, nw - cfg.width + 1))
+        scale = rng.uniform(cfg.scale_min, cfg.scale_max) * max(height / h, width / w)
+        nh, nw = max(height, round(h * scale)), max(width, round(w * scale))
+        y0, x0 = int(rng.integers(0, nh - height + 1)), int(rng.integers(0, nw - width + 1))
         interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        out = np.stack([cv2.resize(f, (nw, nh), interpolation=interp)[y0 : y0 + cfg.height, x0 : x0 + cfg.width] for f in frames])
+        out = np.stack([cv2.resize(f, (nw, nh), interpolation=interp)[y0 : y0 + height, x0 : x0 + width] for f in frames])
         if rng.random() < 0.5:
             out = out[:, :, ::-1]
         if cfg.jitter > 0:
@@ -293,12 +303,16 @@ class ClipDataset:
             out = np.clip(x, 0, 255).astype(np.uint8)
         return np.ascontiguousarray(out)
 
-    def __getitem__(self, index: int) -> dict:
+    def __getitem__(self, key: int | SampleKey) -> dict:
+        """Sample `key`: an index (sizes from the config) or a `SampleKey` (a curriculum stage's sizes)."""
         import torch
 
-        rng = np.random.default_rng([self.seed, int(index)])
-        clip, idx = self._pick(rng)
-        frames = self._augment(rng, clip.read(idx))
+        cfg = self.config
+        if not isinstance(key, SampleKey):
+            key = SampleKey((int(key),), cfg.height, cfg.width, cfg.frames)
+        rng = np.random.default_rng([self.seed, *key.ids])
+        clip, idx = self._pick(rng, key.frames)
+        frames = self._augment(rng, clip.read(idx), key.height, key.width)
         t, h, w = frames.shape[:3]
         masks = self.masks(rng, t, h, w)
         hidden = frames.copy()

@@ -13,7 +13,7 @@ import math
 import os
 import random
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +26,7 @@ from unseen.model.config import get_preset
 from unseen.model.discriminator import TPatchGAN
 from unseen.model.generator import InpaintGenerator, count_parameters
 from unseen.train.config import TrainConfig
-from unseen.train.data import ClipDataset
+from unseen.train.data import ClipDataset, SampleKey
 from unseen.train.distributed import DistInfo, all_reduce_mean, init_distributed
 from unseen.train.losses import (
     VGGPerceptual,
@@ -49,19 +49,24 @@ def lr_factor(step: int, total: int, warmup: int, min_ratio: float) -> float:
     return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-class StepSampler(torch.utils.data.Sampler):
-    """Indices for steps `start..steps`, sharded by rank: sample j of step s on rank r is ((s*W + r)*B + j)."""
+class StepBatches(torch.utils.data.Sampler):
+    """One batch of sample keys per step `start..steps`, sharded by rank, sized by the curriculum stage.
 
-    def __init__(self, start: int, steps: int, batch: int, dist: DistInfo) -> None:
-        self.start, self.steps, self.batch, self.dist = start, steps, batch, dist
+    Sample j of step s on rank r has id ((s*W + r)*B + j) (B: the stage's batch), so the data order is a
+    function of the seed and the step alone and a resumed run sees exactly the samples it would have seen.
+    """
+
+    def __init__(self, start: int, config: TrainConfig, dist: DistInfo) -> None:
+        self.start, self.config, self.dist = start, config, dist
 
     def __iter__(self):
-        w, r, b = self.dist.world, self.dist.rank, self.batch
-        for s in range(self.start, self.steps):
-            yield from (((s * w + r) * b + j) for j in range(b))
+        w, r = self.dist.world, self.dist.rank
+        for s in range(self.start, self.config.steps):
+            st = self.config.stage(s)
+            yield [SampleKey(((s * w + r) * st.batch + j,), st.height, st.width, st.frames) for j in range(st.batch)]
 
     def __len__(self) -> int:
-        return max(0, self.steps - self.start) * self.batch
+        return max(0, self.config.steps - self.start)
 
 
 def _ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
@@ -176,7 +181,8 @@ class Trainer:
             g["lr"] = cfg.lr * factor
         for g in self.opt_d.param_groups:
             g["lr"] = cfg.d_lr * factor
-        use_gan = lc.adversarial > 0 and self.step >= lc.adversarial_start
+        stage = cfg.stage(self.step)
+        use_gan = stage.adversarial > 0 and self.step >= lc.adversarial_start
         amp = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16)
         with amp:
             raw = self.gen_ddp(frames, masks, guide, composite=False)
@@ -209,11 +215,11 @@ class Trainer:
                     with torch.no_grad():
                         _, real_feats = self.disc(frames, return_features=True)
             adv = hinge_g_loss(g_logits.float())
-            loss = loss + lc.adversarial * adv
+            loss = loss + stage.adversarial * adv
             logs["adv"] = adv.item()
             if self.perceptual is None:
                 fm = feature_matching_loss([f.float() for f in fake_feats], [f.float() for f in real_feats])
-                loss = loss + lc.feature_matching * fm
+                loss = loss + stage.feature_matching * fm
                 logs["fm"] = fm.item()
         if self.perceptual is not None:
             b, t = frames.shape[:2]
@@ -241,7 +247,12 @@ class Trainer:
             if self.dist.is_main:
                 print(f"already at step {self.step} of {cfg.steps}; raise `steps` to train further", flush=True)
             return
-        dataset = ClipDataset(cfg.data, seed=cfg.seed)
+        stages = [cfg.stage(s.start) for s in cfg.curriculum] or [cfg.stage(0)]
+        need_side = max(min(st.height, st.width) for st in stages)
+        data_cfg = cfg.data
+        if data_cfg.cache and data_cfg.cache_short_side < need_side:  # never upsample cached frames to reach a crop
+            data_cfg = replace(data_cfg, cache_short_side=need_side)
+        dataset = ClipDataset(data_cfg, seed=cfg.seed)
         if cfg.data.cache:
             dataset.prefetch(progress=self.progress)
         validator = None
@@ -258,8 +269,7 @@ class Trainer:
                 validator = Validator(cfg.val)
         loader = torch.utils.data.DataLoader(
             dataset,
-            batch_size=cfg.batch,
-            sampler=StepSampler(self.step, cfg.steps, cfg.batch, self.dist),
+            batch_sampler=StepBatches(self.step, cfg, self.dist),
             num_workers=cfg.workers,
             persistent_workers=False,
             prefetch_factor=4 if cfg.workers else None,
@@ -279,6 +289,13 @@ class Trainer:
         self.gen.train()
         try:
             for batch in loader:
+                if self.dist.is_main and any(st.start == self.step for st in cfg.curriculum):
+                    st = cfg.stage(self.step)
+                    print(
+                        f"step {self.step}: curriculum stage {st.batch} x {st.frames} x {st.height}x{st.width}, "
+                        f"adversarial {st.adversarial}, feature matching {st.feature_matching}",
+                        flush=True,
+                    )
                 logs = self.train_step(batch)
                 self.step += 1
                 for k, v in logs.items():
