@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
-from unseen.errors import UnseenError
+from unseen.errors import Terminated, UnseenError
 
 
 def _cmd_remove(args: argparse.Namespace) -> int:
@@ -272,6 +275,28 @@ def build_parser() -> argparse.ArgumentParser:
 _EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
 
 
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated(signum)
+
+
+@contextmanager
+def _terminate_like_interrupt() -> Iterator[None]:
+    """SIGTERM (plain `kill`) and SIGHUP unwind like Ctrl-C, so every temporary output is removed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is not None and signal.getsignal(signum) is signal.SIG_DFL:  # leave nohup's SIG_IGN alone
+            previous[signum] = signal.signal(signum, _raise_terminated)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run a subcommand; user errors become one line on stderr and exit code 2."""
     parser = build_parser()
@@ -280,10 +305,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        with _terminate_like_interrupt():
+            return int(args.func(args) or 0)
     except UnseenError as exc:
         print(f"unseen: error: {exc}", file=sys.stderr)
         return 2
+    except Terminated as exc:
+        print(f"unseen: stopped by {signal.Signals(exc.signum).name}", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print("unseen: interrupted", file=sys.stderr)
         return 130

@@ -7,9 +7,14 @@ anything fails (or Ctrl-C) before that, the temporary output is removed and noth
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import signal
 import sys
+import threading
 import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 
@@ -31,11 +36,50 @@ def encode_rgb(container, stream, frame: np.ndarray, pts: int) -> None:
         container.mux(packet)
 
 
-def check_output_path(out: str | Path, overwrite: bool) -> Path:
-    """Refuse an existing output (unless overwrite) and an output folder that is missing or unwritable."""
+def _same_or_inside(path: Path, folder: Path) -> bool:
+    """True when `path` is `folder` itself or lies somewhere inside it (links resolved)."""
+    p, f = path.resolve(), folder.resolve()
+    return p == f or f in p.parents
+
+
+def is_frame_name(name: str, names: Iterable[str] | None = None) -> bool:
+    """True for a file name the PNG-folder writer itself would use: 00000.png, ... or an input frame's stem + .png."""
+    if re.fullmatch(r"\d{5,}\.png", name):
+        return True
+    return names is not None and name.endswith(".png") and name[:-4] in {Path(n).stem for n in names}
+
+
+def check_replaceable(out: Path, names: Iterable[str] | None = None) -> None:
+    """Refuse to replace anything at `out` that unseen would not itself have written there (nothing is touched)."""
+    video = out.suffix.lower() in VIDEO_OUT_EXTENSIONS
+    if out.is_dir() and not out.is_symlink():
+        if video:
+            raise UnseenError(f"{out}: is a folder, not a video file; --overwrite replaces only unseen's own output, nothing was touched")
+        names = list(names) if names is not None else None
+        stray = sorted(p.name + ("/" if p.is_dir() else "") for p in out.iterdir() if not (p.is_file() and is_frame_name(p.name, names)))
+        if stray:
+            shown = ", ".join(stray[:3]) + (f" and {len(stray) - 3} more" if len(stray) > 3 else "")
+            raise UnseenError(
+                f"{out}: holds {shown}, which unseen did not write; --overwrite replaces only a folder of unseen's PNG frames, "
+                "nothing was touched (choose another --out)"
+            )
+    elif not video:
+        raise UnseenError(
+            f"{out}: is a file, and unseen writes a folder of PNG frames at this path; nothing was touched (choose another --out)"
+        )
+
+
+def check_output_path(out: str | Path, overwrite: bool, keep: Iterable[str | Path | None] = (), names: Iterable[str] | None = None) -> Path:
+    """Refuse an output that is or holds one of the `keep` paths (input, masks), an existing output (unless overwrite and
+    it is unseen's own kind of output), and an output folder that is missing or unwritable."""
     out = Path(out)
-    if out.exists() and not overwrite:
-        raise UnseenError(f"{out}: already exists; pass --overwrite to replace it")
+    for kept in keep:
+        if kept and Path(kept).exists() and _same_or_inside(Path(kept), out):
+            raise UnseenError(f"{out}: this is or holds the input {kept}; unseen never replaces its inputs, choose another --out")
+    if out.exists() or out.is_symlink():
+        if not overwrite:
+            raise UnseenError(f"{out}: already exists; pass --overwrite to replace it")
+        check_replaceable(out, names)
     parent = out.absolute().parent
     if not parent.is_dir():
         raise UnseenError(f"{parent}: output folder does not exist")
@@ -44,12 +88,28 @@ def check_output_path(out: str | Path, overwrite: bool) -> Path:
     return out
 
 
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold back SIGINT/SIGTERM (delivered right after) so a rename sequence is never cut in half."""
+    can_block = hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread()
+    held = {signal.SIGINT, signal.SIGTERM}
+    if can_block:
+        signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        if can_block:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
+
+
 def _temp_sibling(out: Path) -> Path:
     return out.with_name(f".{out.name}.partial-{uuid.uuid4().hex[:8]}{out.suffix}")
 
 
 class FrameWriter:
     """Base class for atomic sinks; use as a context manager and call `commit()` when done."""
+
+    names: list[str] | None = None  # input frame names (PNG folders are named after them)
 
     def __init__(self, out: Path, overwrite: bool) -> None:
         self.out = out
@@ -68,13 +128,19 @@ class FrameWriter:
     def commit(self) -> Path:
         """Finish writing and move the output into place."""
         self._finish()
-        if self.out.exists():
-            if self.out.is_dir() and not self.out.is_symlink():
-                shutil.rmtree(self.out)
-            else:
-                self.out.unlink()
-        os.replace(self.tmp, self.out)
-        self._done = True
+        with _signals_deferred():
+            old = None
+            if self.out.exists() or self.out.is_symlink():
+                if not self.overwrite:
+                    raise UnseenError(f"{self.out}: appeared while unseen was writing; pass --overwrite to replace it")
+                check_replaceable(self.out, self.names)  # again: it may have changed since the start
+                if self.out.is_dir() and not self.out.is_symlink():
+                    old = self.out.with_name(f".{self.out.name}.replaced-{uuid.uuid4().hex[:8]}")
+                    os.replace(self.out, old)
+            os.replace(self.tmp, self.out)
+            self._done = True
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
         return self.out
 
     def abort(self) -> None:
@@ -89,11 +155,12 @@ class FrameWriter:
 
     def __exit__(self, *exc: object) -> None:
         if not self._done:
-            try:
-                self._finish()
-            except Exception:  # noqa: BLE001 - the original error matters more
-                pass
-            self.abort()
+            with _signals_deferred():  # a second Ctrl-C or kill must not cut the clean-up short
+                try:
+                    self._finish()
+                except Exception:  # noqa: BLE001 - the original error matters more
+                    pass
+                self.abort()
 
 
 class PngFolderWriter(FrameWriter):
@@ -126,6 +193,16 @@ class VideoWriter(FrameWriter):
         super().__init__(out, overwrite)
         self.info = info
         self.audio_from = audio_from if info.has_audio else None
+        self.container = None
+        self.audio_in = None
+        self.audio_out = None
+        try:
+            self._open(av, out, info, crf)
+        except BaseException:
+            self.__exit__()
+            raise
+
+    def _open(self, av, out: Path, info: SourceInfo, crf: int) -> None:
         self.container = av.open(str(self.tmp), mode="w", format=self._format(out))
         rate = Fraction(info.fps).limit_denominator(1001)
         self.stream = self.container.add_stream("libx264", rate=rate)
@@ -138,8 +215,6 @@ class VideoWriter(FrameWriter):
         if crf == 0:
             self.stream.options["qp"] = "0"
         self.stream.time_base = Fraction(1, 1) / rate
-        self.audio_in = None
-        self.audio_out = None
         if self.audio_from is not None:
             self._add_audio()
 
@@ -202,9 +277,17 @@ class VideoWriter(FrameWriter):
         self.container = None
 
 
-def open_writer(out: str | Path, info: SourceInfo, overwrite: bool = False, crf: int = 18, names: list[str] | None = None) -> FrameWriter:
-    """A video writer for .mp4/.mkv/.mov paths, else a PNG-folder writer; checks the path first."""
-    out = check_output_path(out, overwrite)
+def open_writer(
+    out: str | Path,
+    info: SourceInfo,
+    overwrite: bool = False,
+    crf: int = 18,
+    names: list[str] | None = None,
+    keep: Iterable[str | Path | None] = (),
+) -> FrameWriter:
+    """A video writer for .mp4/.mkv/.mov paths, else a PNG-folder writer; checks the path first (the input and
+    every `keep` path, e.g. the masks, are never replaced)."""
+    out = check_output_path(out, overwrite, (info.path, *keep), names)
     if out.suffix.lower() in VIDEO_OUT_EXTENSIONS:
         return VideoWriter(out, info, overwrite, crf, info.path if info.has_audio else None)
     if out.suffix and out.suffix.lower() in (".avi", ".webm", ".gif", ".h264", ".h265"):

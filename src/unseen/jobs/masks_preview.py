@@ -9,7 +9,7 @@ import numpy as np
 
 from unseen.io.frames import open_frames
 from unseen.io.writers import check_output_path, open_writer
-from unseen.jobs.remove import RemoveOptions, build_mask_source
+from unseen.jobs.remove import RemoveOptions, build_mask_source, inputs_of
 
 
 def overlay(frame: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int] = (0, 255, 80)) -> np.ndarray:
@@ -27,12 +27,12 @@ def run_masks_preview(opts: RemoveOptions) -> None:
     """Draw the mask source's masks over the input and write the result to `opts.out`."""
     from tqdm import tqdm
 
-    check_output_path(opts.out, opts.overwrite)
     start = time.perf_counter()
     with open_frames(opts.input, opts.fps) as source:
+        check_output_path(opts.out, opts.overwrite, inputs_of(opts), source.info.names)
         masks = build_mask_source(opts, source)
         try:
-            with open_writer(opts.out, source.info, opts.overwrite, opts.crf, source.info.names) as writer:
+            with open_writer(opts.out, source.info, opts.overwrite, opts.crf, source.info.names, inputs_of(opts)) as writer:
                 total = source.info.frame_count or None
                 for frame in tqdm(source, total=total, unit="frame", disable=not opts.progress, file=sys.stderr):
                     writer.write(overlay(frame, masks(frame)))

@@ -59,6 +59,11 @@ class RemoveReport:
         return self.frames / self.seconds if self.seconds > 0 else float("inf")
 
 
+def inputs_of(opts: RemoveOptions) -> tuple[str | None, ...]:
+    """The files a run reads (input, masks, detector): an output may never be or hold one of them."""
+    return (opts.input, opts.masks, opts.detector)
+
+
 def build_mask_source(opts: RemoveOptions, source: FrameSource) -> MaskSource:
     """Mask files, a box to track, or a detector with class names; cleaned and dilated as asked."""
     chosen = [bool(opts.masks), bool(opts.box), bool(opts.remove or opts.detector)]
@@ -111,17 +116,17 @@ def process(source: FrameSource, masks: MaskSource, inpainter: Inpainter, writer
 
 def run_remove(opts: RemoveOptions) -> RemoveReport:
     """Remove the masked object from a video; writes `opts.out` atomically and prints one summary line."""
-    check_output_path(opts.out, opts.overwrite)
     if opts.crf < 0 or opts.crf > 51:
         raise UnseenError("--crf must be between 0 and 51")
     if not 0 <= opts.delay <= 16:
         raise UnseenError("--delay must be between 0 and 16 frames")
-    inpainter = make_inpainter(opts.method, opts.weights, opts.delay, opts.backend, opts.threads)
     with open_frames(opts.input, opts.fps) as source:
+        check_output_path(opts.out, opts.overwrite, inputs_of(opts), source.info.names)
+        inpainter = make_inpainter(opts.method, opts.weights, opts.delay, opts.backend, opts.threads)
         masks = build_mask_source(opts, source)
         try:
             start = time.perf_counter()
-            with open_writer(opts.out, source.info, opts.overwrite, opts.crf, source.info.names) as writer:
+            with open_writer(opts.out, source.info, opts.overwrite, opts.crf, source.info.names, inputs_of(opts)) as writer:
                 count, holes = process(source, masks, inpainter, writer, opts.progress)
                 if count == 0:
                     raise UnseenError(f"{opts.input}: no frames could be read")
