@@ -1,4 +1,7 @@
-"""Background memory: every pixel keeps the last value seen while it was not masked.
+"""Background memories: the trivial last-seen memory (a baseline), the similarity-aligned memory the training
+data still uses, and the `memory` method (the engine's classical guide, `unseen.engine.propagation`).
+
+The similarity-aligned memory: every pixel keeps the last value seen while it was not masked.
 
 For a static camera this is exact once the object has moved away. Global camera motion is
 estimated from sparse optical flow outside the holes and the memory follows it: shifted by whole
@@ -14,6 +17,7 @@ import numpy as np
 
 from unseen.engine.inpainter import Inpainter
 from unseen.engine.motion import global_motion
+from unseen.engine.propagation import GuideBuilder, GuideConfig
 from unseen.engine.telea import telea_fill
 
 
@@ -166,16 +170,57 @@ def memory_fill(memory: BackgroundMemory, frame: np.ndarray, mask: np.ndarray, r
     return out, from_memory
 
 
+class LastSeenMemory:
+    """The trivial memory: each pixel keeps its last unmasked value; no motion model."""
+
+    def __init__(self) -> None:
+        self.value: np.ndarray | None = None  # uint8 (H, W, 3)
+        self.known: np.ndarray | None = None  # bool (H, W)
+
+    def reset(self) -> None:
+        """Forget everything."""
+        self.value = self.known = None
+
+    def fill(self, frame: np.ndarray, mask: np.ndarray, radius: int = 3) -> np.ndarray:
+        """Add a frame (uint8 RGB (H, W, 3), bool hole (H, W)); return it filled: last seen values, Telea elsewhere."""
+        if self.value is None or self.value.shape != frame.shape:
+            self.value = frame.copy()
+            self.known = np.zeros(mask.shape, bool)
+        seen = ~mask
+        np.copyto(self.value, frame, where=seen[..., None])
+        self.known |= seen
+        out = frame.copy()
+        from_memory = mask & self.known
+        out[from_memory] = self.value[from_memory]
+        rest = mask & ~from_memory
+        return telea_fill(out, rest, radius) if rest.any() else out
+
+
+class LastSeenInpainter(Inpainter):
+    """Trivial baseline: last unmasked value per pixel, Telea where never seen."""
+
+    name = "lastseen"
+
+    def __init__(self) -> None:
+        self.memory = LastSeenMemory()
+
+    def step(self, frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return self.memory.fill(frame, mask)
+
+    def reset(self) -> None:
+        self.memory.reset()
+
+
 class MemoryInpainter(Inpainter):
-    """Background-memory baseline with Telea where the background was never seen."""
+    """The engine's classical fill without the network: still-camera memory, flow-guided propagation, Telea."""
 
     name = "memory"
 
-    def __init__(self, config: MemoryConfig | None = None) -> None:
-        self.memory = BackgroundMemory(config)
+    def __init__(self, config: GuideConfig | None = None) -> None:
+        self.memory = GuideBuilder(config)
 
     def step(self, frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        return memory_fill(self.memory, frame, mask)[0]
+        return self.memory.step(frame, mask)[0]
 
     def reset(self) -> None:
         self.memory.reset()

@@ -1,4 +1,5 @@
-"""Global (camera) motion between two frames: sparse Lucas-Kanade flow outside the holes, RANSAC similarity."""
+"""Camera motion between frames from the background: sparse Lucas-Kanade flow outside the holes (RANSAC
+similarity, or the fraction of background points that did not move)."""
 
 from __future__ import annotations
 
@@ -29,3 +30,40 @@ def global_motion(prev: np.ndarray, cur: np.ndarray, exclude: np.ndarray | None 
 def is_translation(matrix: np.ndarray, tolerance: float = 2e-3) -> bool:
     """True when a similarity matrix has (almost) no rotation or scale."""
     return bool(np.abs(matrix[:, :2] - np.eye(2)).max() < tolerance)
+
+
+def background_points(grey: np.ndarray, exclude: np.ndarray | None = None, max_points: int = 1000) -> np.ndarray | None:
+    """Corner points (N, 1, 2) float32 of a uint8 grey image outside `exclude` (bool), or None when too few."""
+    import cv2
+
+    allowed = None if exclude is None else (~exclude).astype(np.uint8)
+    pts = cv2.goodFeaturesToTrack(grey, max_points, 0.005, 5, mask=allowed)
+    return None if pts is None or len(pts) < 8 else pts
+
+
+def still_fraction(
+    ref: np.ndarray, cur: np.ndarray, pts: np.ndarray | None, exclude: np.ndarray, tolerance: float, cells: tuple[int, int] = (8, 6)
+) -> float | None:
+    """Fraction of the image's cells (a cols x rows grid) whose points of `ref` moved less than `tolerance` px
+    into `cur` (uint8 grey); points in `exclude` (bool: the holes) are left out; None when too few are tracked.
+
+    Counted per cell, not per point: a person in front of a plain wall has most of the corners, yet the wall's
+    few corners in many cells say the camera is still. Sub-pixel jitter and compression noise stay under the
+    tolerance.
+    """
+    import cv2
+
+    if pts is None:
+        return None
+    nxt, status, _ = cv2.calcOpticalFlowPyrLK(ref, cur, pts, None, winSize=(21, 21), maxLevel=3)
+    h, w = cur.shape
+    xy = np.clip(pts[:, 0].astype(int), 0, (w - 1, h - 1))
+    ok = (status[:, 0] == 1) & ~exclude[xy[:, 1], xy[:, 0]]
+    if ok.sum() < 8:
+        return None
+    still = np.linalg.norm(nxt[ok, 0] - pts[ok, 0], axis=1) < tolerance
+    cell = (xy[ok, 1] * cells[1] // h) * cells[0] + xy[ok, 0] * cells[0] // w
+    total = np.bincount(cell, minlength=cells[0] * cells[1])
+    votes = np.bincount(cell, weights=still, minlength=cells[0] * cells[1])
+    counted = total > 0
+    return float(np.mean(votes[counted] * 2 >= total[counted]))

@@ -6,7 +6,7 @@ from unseen.engine.backends import BACKENDS
 from unseen.engine.inpainter import Inpainter
 from unseen.errors import UnseenError
 
-METHODS = ("model", "memory", "telea")
+METHODS = ("model", "memory", "lastseen", "telea")
 
 
 def make_inpainter(method: str, weights: str = "small", delay: int = 0, backend: str = "eager", threads: int = 0) -> Inpainter:
@@ -21,6 +21,10 @@ def make_inpainter(method: str, weights: str = "small", delay: int = 0, backend:
         from unseen.engine.telea import TeleaInpainter
 
         return TeleaInpainter()
+    if method == "lastseen":
+        from unseen.engine.memory import LastSeenInpainter
+
+        return LastSeenInpainter()
     if method == "memory":
         from unseen.engine.memory import MemoryInpainter
 

@@ -1,0 +1,298 @@
+"""The classical guide, online: a still camera's exact memory, a moving camera's flow-guided propagation.
+
+`GuideBuilder` sees frames and hole masks one at a time (only frames <= t) and returns the classical fill
+of each frame (the guide the network refines) and a per-pixel confidence in it:
+
+- **Still camera** (decided from background motion only, with hysteresis): every pixel keeps its last
+  trustworthy unmasked value. Nothing is ever shifted, resampled or cleared while the camera is still.
+- **Moving camera**: dense optical flow (OpenCV DIS) from frame t back to t-1 around the holes; inside the
+  holes grown by `grow` px the flow is unknown (and polluted near them), so it is replaced by a homography
+  fitted to the flow in a ring around; last frame's filled result is warped along it, and its confidence
+  decays per warp. Background the camera saw earlier lands in the hole with the parallax of its surroundings.
+- Where confidence is too low: Telea.
+
+Trust (no ghosts from imperfect masks): an unmasked pixel enters the memory when it agrees with what the
+memory holds there, or when it is stable in time (same value as in the last frame) and away from the hole's
+rim, where masks miss the object; a stable new value replaces a contradicted one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from unseen.engine.telea import telea_fill
+
+
+@dataclass
+class GuideConfig:
+    """Tuning of the classical guide (pixel distances in full-resolution pixels, colours in 0..255)."""
+
+    still_tolerance: float = 0.6  # background points moving less than this (px) since the anchor count as still
+    leave_still: float = 0.12  # still -> moving when fewer of the image's cells than this are still
+    enter_still: float = 0.5  # moving -> still when at least this fraction is still ...
+    enter_frames: int = 2  # ... on this many consecutive frames
+    leave_frames: int = 2  # still -> moving only after this many consecutive frames below `leave_still`
+    track_margin: int = 12  # background points this close to a hole are left out (the tracker's window sees it)
+    motion_width: int = 640  # camera-motion estimate on frames downscaled to at most this width
+    cut_threshold: float = 60.0  # mean abs grey change (0..255) that counts as a scene cut
+    colour_tolerance: float = 16.0  # mean abs RGB difference under which two observations agree
+    rim: int = 16  # unmasked pixels closer than this to the hole are where masks miss the object (a rim, a limb):
+    # there, a value that travels with the hole and contradicts the memory is not trusted ...
+    settle_frames: int = 10  # ... unless it stays unchanged this many frames (the scene did change)
+    doubt: float = 0.6  # confidence of such a value where the memory knew nothing
+    flow_width: int = 480  # optical flow on the region around the holes, downscaled to at most this width
+    flow_preset: str = "medium"  # DIS preset: ultrafast, fast, medium
+    grow: int = 25  # the flow inside the holes grown by this is replaced by the ring's homography
+    ring: int = 30  # width of the ring the homography is fitted to
+    decay: float = 0.98  # confidence kept per warp
+    min_confidence: float = 0.5  # hole pixels with less confidence than this get Telea
+    telea_radius: int = 3
+
+
+def _disk(radius: int) -> np.ndarray:
+    import cv2
+
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+
+
+def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    import cv2
+
+    if radius <= 0:
+        return mask.copy()
+    return cv2.dilate(mask.astype(np.uint8), _disk(radius)) > 0
+
+
+def _colour_diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Mean absolute RGB difference per pixel, float32 (H, W)."""
+    import cv2
+
+    return cv2.absdiff(a, b).astype(np.float32).mean(axis=2)
+
+
+def _bbox(mask: np.ndarray, margin: int) -> tuple[int, int, int, int] | None:
+    ys = np.flatnonzero(mask.any(axis=1))
+    if ys.size == 0:
+        return None
+    xs = np.flatnonzero(mask.any(axis=0))
+    h, w = mask.shape
+    return max(0, xs[0] - margin), max(0, ys[0] - margin), min(w, xs[-1] + 1 + margin), min(h, ys[-1] + 1 + margin)
+
+
+class GuideBuilder:
+    """Online classical guide: `step(frame, hole)` -> (guide uint8 RGB (H, W, 3), confidence float32 (H, W)).
+
+    The guide is the frame outside the hole and the classical fill inside; the confidence is in [0, 1] inside
+    the hole (1: the background seen there with a still camera; < 1: carried by flow, decaying per warp;
+    0: Telea) and 0 outside it, the layout of the network's "seen" guide channel. Any frame size; a new size
+    or a scene cut starts over. Reads only the frames given so far.
+    """
+
+    def __init__(self, config: GuideConfig | None = None) -> None:
+        self.config = config or GuideConfig()
+        self._dis = None
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything (a new video)."""
+        self.value: np.ndarray | None = None  # uint8 (H, W, 3): memory (still) / last filled frame (moving)
+        self.conf: np.ndarray | None = None  # float32 (H, W): confidence in `value`
+        self.still = True  # camera state (hysteresis)
+        self.still_frames = 0  # consecutive frames decided still
+        self.cut = False  # the last step saw a scene cut
+        self._prev: np.ndarray | None = None  # last frame, uint8 RGB
+        self._prev_hole: np.ndarray | None = None
+        self._prev_grey: np.ndarray | None = None  # last frame, grey at motion scale
+        self._prev_small_hole: np.ndarray | None = None  # last hole at motion scale
+        self._stable: np.ndarray | None = None  # uint8 (H, W): consecutive frames unmasked and unchanged
+        self._anchor: tuple[np.ndarray, np.ndarray] | None = None  # (grey, feature points) when stillness began
+        self._enter = 0
+        self._leave = 0
+
+    # -- camera state ------------------------------------------------------------------------------
+    def _motion_grey(self, frame: np.ndarray) -> tuple[np.ndarray, float]:
+        import cv2
+
+        grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        w = frame.shape[1]
+        if w <= self.config.motion_width:
+            return grey, 1.0
+        s = self.config.motion_width / w
+        return cv2.resize(grey, (self.config.motion_width, max(8, round(frame.shape[0] * s))), interpolation=cv2.INTER_AREA), s
+
+    def _decide_still(self, grey: np.ndarray, scale: float, exclude: np.ndarray) -> None:
+        """Update `still` from the background's motion against the anchor (still) or the last frame (moving)."""
+        from unseen.engine.motion import background_points, still_fraction
+
+        c = self.config
+        if self.still and self._anchor is not None:
+            ref, pts = self._anchor
+        else:
+            ref = self._prev_grey
+            pts = background_points(ref, exclude)
+        fraction = still_fraction(ref, grey, pts, exclude, c.still_tolerance * scale)
+        if self.still:
+            if fraction is not None:  # too few points to tell: no vote either way
+                self._leave = self._leave + 1 if fraction < c.leave_still else 0
+            if self._leave < c.leave_frames:
+                self.still_frames += 1
+                return
+            self.still, self._anchor, self._enter, self._leave, self.still_frames = False, None, 0, 0, 0
+            return
+        self._enter = self._enter + 1 if fraction is not None and fraction >= c.enter_still else 0
+        if self._enter >= c.enter_frames:
+            self.still, self.still_frames = True, 1
+            self._anchor = (grey, background_points(grey, exclude))
+
+    # -- one frame ----------------------------------------------------------------------------------
+    def step(self, frame: np.ndarray, hole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """uint8 RGB (H, W, 3) + bool hole (H, W) -> (guide uint8 RGB (H, W, 3), confidence float32 (H, W) in [0, 1])."""
+        import cv2
+
+        c = self.config
+        hole = np.asarray(hole, bool)
+        if self.value is not None and self.value.shape != frame.shape:
+            self.reset()
+        self.cut = False
+        grey, scale = self._motion_grey(frame)
+        small_hole = hole if scale == 1.0 else cv2.resize(hole.astype(np.uint8), grey.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
+        if self._prev_grey is not None and float(np.mean(cv2.absdiff(grey, self._prev_grey))) > c.cut_threshold:
+            prev_still = self.still
+            self.reset()
+            self.cut, self.still = True, prev_still
+        first = self.value is None
+        if first:
+            self.value = frame.copy()
+            self.conf = np.zeros(hole.shape, np.float32)
+            self._stable = np.zeros(hole.shape, np.uint8)
+            if self.still:
+                from unseen.engine.motion import background_points
+
+                self._anchor = (grey, background_points(grey, _dilate(small_hole, c.track_margin)))
+        else:
+            self._decide_still(grey, scale, _dilate(small_hole | self._prev_small_hole, c.track_margin))
+
+        if first or self.still:
+            prior, prior_conf = self.value, self.conf
+        else:
+            prior, prior_conf = self._propagate(frame, hole)
+
+        seen = ~hole
+        agree = seen & (prior_conf > c.min_confidence) & (_colour_diff(frame, prior) <= c.colour_tolerance)
+        known = prior_conf > c.min_confidence
+        if first:  # nothing to compare with: the rim is doubtful
+            self._stable[:] = 0
+            suspect = _dilate(hole, c.rim) & seen
+        else:
+            unchanged = seen & ~self._prev_hole & (_colour_diff(frame, self._prev) <= c.colour_tolerance)
+            self._stable = np.where(unchanged, np.minimum(self._stable, 254) + 1, 0).astype(np.uint8)
+            # the object's pixels that its mask missed travel with the hole: they must not replace what the memory
+            # knows there, and what the memory did not know they fill with doubt
+            suspect = _dilate(hole, c.rim) & self._travels_with_hole(frame, hole) & (self._stable < c.settle_frames)
+        if not first and not self.still:  # a moving camera: its warped prior is never exact, trust the frame more
+            suspect &= known
+        trusted = seen & ~(suspect & known & ~agree)
+        value = prior.copy() if prior is self.value else prior
+        np.copyto(value, frame, where=trusted[..., None])
+        fresh = np.where(suspect, np.where(agree, prior_conf, np.float32(c.doubt)), np.float32(1.0))
+        conf = np.where(trusted, fresh, prior_conf).astype(np.float32)
+
+        use = hole & (conf > c.min_confidence)
+        out = frame.copy()
+        out[use] = value[use]
+        rest = hole & ~use
+        if rest.any():
+            out = telea_fill(out, rest, c.telea_radius)
+        confidence = np.where(use, conf, np.float32(0.0)).astype(np.float32)
+        if not self.still:  # a moving camera carries its last filled frame forward
+            value[hole] = out[hole]
+            conf[rest] = 0.0
+        self.value, self.conf = value, conf
+        self._prev, self._prev_hole, self._prev_grey, self._prev_small_hole = frame, hole, grey, small_hole
+        return out, confidence
+
+    def _travels_with_hole(self, frame: np.ndarray, hole: np.ndarray) -> np.ndarray:
+        """bool (H, W): unmasked pixels whose colour is the last frame's at the same place relative to the hole
+        (the hole's centroid shift), i.e. that move with the masked object."""
+        prev_hole = self._prev_hole
+        if not hole.any() or not prev_hole.any():
+            return np.zeros(hole.shape, bool)
+        ys, xs = np.nonzero(hole)
+        pys, pxs = np.nonzero(prev_hole)
+        dx, dy = int(round(xs.mean() - pxs.mean())), int(round(ys.mean() - pys.mean()))
+        shifted = np.roll(self._prev, (dy, dx), axis=(0, 1))
+        valid = ~np.roll(prev_hole, (dy, dx), axis=(0, 1))
+        valid[: max(0, dy)] = valid[min(0, dy) or valid.shape[0] :] = False  # rows that wrapped around
+        valid[:, : max(0, dx)] = valid[:, min(0, dx) or valid.shape[1] :] = False
+        return valid & ~hole & (_colour_diff(frame, shifted) <= self.config.colour_tolerance)
+
+    # -- moving camera: flow-guided propagation ----------------------------------------------------
+    def _propagate(self, frame: np.ndarray, hole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Last filled frame and its confidence warped into this frame along completed DIS flow."""
+        import cv2
+
+        c = self.config
+        value = frame.copy()  # away from the holes the prior is the frame itself
+        conf = np.ones(hole.shape, np.float32)
+        both = hole | self._prev_hole
+        box = _bbox(both, c.grow + c.ring + 4)
+        if box is None:
+            return value, conf
+        x0, y0, x1, y1 = box
+        flow = self._flow(frame[y0:y1, x0:x1], self._prev[y0:y1, x0:x1])
+        region = _dilate(both[y0:y1, x0:x1], c.grow)
+        ring = _dilate(region, c.ring) & ~region
+        self._complete(flow, region, ring)
+        gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
+        map_x, map_y = gx + flow[..., 0], gy + flow[..., 1]
+        value[y0:y1, x0:x1] = cv2.remap(self.value, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        warped = cv2.remap(self.conf, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        conf[y0:y1, x0:x1] = warped * c.decay
+        return value, conf
+
+    def _flow(self, cur: np.ndarray, prev: np.ndarray) -> np.ndarray:
+        """DIS flow (h, w, 2) float32 from `cur` to `prev` (uint8 RGB crops), in full-resolution pixels."""
+        import cv2
+
+        if self._dis is None:
+            preset = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST}
+            self._dis = cv2.DISOpticalFlow_create(preset.get(self.config.flow_preset, cv2.DISOPTICAL_FLOW_PRESET_MEDIUM))
+        h, w = cur.shape[:2]
+        a, b = cv2.cvtColor(cur, cv2.COLOR_RGB2GRAY), cv2.cvtColor(prev, cv2.COLOR_RGB2GRAY)
+        s = min(1.0, self.config.flow_width / max(1, self._prev.shape[1]))
+        if s < 1.0:
+            size = (max(16, round(w * s)), max(16, round(h * s)))
+            a, b = cv2.resize(a, size, interpolation=cv2.INTER_AREA), cv2.resize(b, size, interpolation=cv2.INTER_AREA)
+        flow = self._dis.calc(a, b, None)
+        if s < 1.0:
+            flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
+            flow[..., 0] *= w / a.shape[1]
+            flow[..., 1] *= h / a.shape[0]
+        return flow
+
+    @staticmethod
+    def _complete(flow: np.ndarray, region: np.ndarray, ring: np.ndarray) -> None:
+        """Replace the flow inside `region` (in place) by a homography fitted to the flow on `ring`."""
+        import cv2
+
+        ys, xs = np.nonzero(ring)
+        if ys.size == 0 or not region.any():
+            return
+        step = max(1, ys.size // 1500)
+        ys, xs = ys[::step], xs[::step]
+        src = np.stack([xs, ys], 1).astype(np.float32)
+        dst = src + flow[ys, xs]
+        matrix = None
+        if len(src) >= 8:
+            matrix, inliers = cv2.findHomography(src, dst, cv2.RANSAC, 1.0)
+            if matrix is not None and (inliers is None or inliers.mean() < 0.3):
+                matrix = None
+        ry, rx = np.nonzero(region)
+        if matrix is None:  # no plane fits the surroundings: their median motion
+            flow[ry, rx] = np.median(dst - src, axis=0)
+            return
+        pts = cv2.perspectiveTransform(np.stack([rx, ry], 1).astype(np.float32)[None], matrix)[0]
+        flow[ry, rx, 0] = pts[:, 0] - rx
+        flow[ry, rx, 1] = pts[:, 1] - ry
