@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 
-from unseen.engine.memory import BackgroundMemory, memory_fill
 from unseen.errors import UnseenError
 from unseen.io.frames import is_video_path, list_images, read_image_rgb
 from unseen.train.masks import MaskConfig, MaskGenerator
@@ -208,14 +207,16 @@ def load_silhouettes(clips: list[Clip], per_clip: int = 6, max_side: int = 128) 
 
 
 def classical_guide(frames: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The online classical fill of a clip (memory, else Telea): (T, H, W, 3) uint8 and (T, H, W) bool from-memory."""
-    memory = BackgroundMemory()
-    fills, flags = [], []
-    for f, m in zip(frames, masks, strict=True):
-        fill, flag = memory_fill(memory, f, m)
-        fills.append(fill)
-        flags.append(flag)
-    return np.stack(fills), np.stack(flags)
+    """The engine's online classical guide of a clip, frame by frame (only frames <= t).
+
+    frames uint8 (T, H, W, 3), masks bool (T, H, W) -> (guide uint8 (T, H, W, 3), confidence float32 (T, H, W) in
+    [0, 1]): what `OnlineInpainter` gives the network (still-camera memory, flow-guided propagation, Telea).
+    """
+    from unseen.engine.propagation import GuideBuilder
+
+    builder = GuideBuilder()
+    fills, confidence = zip(*(builder.step(f, m) for f, m in zip(frames, masks, strict=True)), strict=True)
+    return np.stack(fills), np.stack(confidence)
 
 
 def to_tensor_clip(frames: np.ndarray):
@@ -229,7 +230,7 @@ class ClipDataset:
     """Map-style dataset: sample `i` is a deterministic function of (seed, i).
 
     Returns dict with `frames` (T, 3, H, W) in [-1, 1], `masks` (T, 1, H, W) in {0, 1} and
-    `guide` (T, 4, H, W): the classical fill in [-1, 1] plus a from-memory flag channel.
+    `guide` (T, 4, H, W): the engine's classical guide in [-1, 1] plus its confidence channel in [0, 1].
     """
 
     def __init__(self, config: DataConfig, seed: int = 0, length: int = 10**9) -> None:
@@ -317,8 +318,8 @@ class ClipDataset:
         masks = self.masks(rng, t, h, w)
         hidden = frames.copy()
         hidden[masks] = 0  # the classical fill never sees the true content under the hole
-        fill, from_memory = classical_guide(hidden, masks)
-        guide = torch.cat([to_tensor_clip(fill), torch.from_numpy(from_memory).float()[:, None]], dim=1)
+        fill, confidence = classical_guide(hidden, masks)
+        guide = torch.cat([to_tensor_clip(fill), torch.from_numpy(confidence)[:, None]], dim=1)
         return {
             "frames": to_tensor_clip(frames),
             "masks": torch.from_numpy(masks).float()[:, None],
