@@ -146,12 +146,18 @@ def _add_mask_args(p: argparse.ArgumentParser) -> None:
 
 def _add_engine_args(p: argparse.ArgumentParser) -> None:
     """How the model runs."""
-    p.add_argument("--backend", default="eager", choices=["eager", "compile", "onnx"], help="model backend (default eager, bf16 on CPU)")
+    p.add_argument(
+        "--backend",
+        default="auto",
+        choices=["auto", "eager", "compile", "onnx", "openvino"],
+        help="model backend (default auto: OpenVINO bf16 if installed and it passes a self-check, else torch eager bf16)",
+    )
     p.add_argument(
         "--threads",
         type=int,
         default=0,
-        help="torch threads for the model (default 0: the library's choice; the live server: 1 per worker thread, one worker per core)",
+        help="intra-op threads for the model (default 0: one, which keeps its speed when other programs use the CPU; "
+        "more threads help only on an idle machine and can be 20x slower on a busy one)",
     )
 
 

@@ -35,8 +35,8 @@ class RemoveOptions:
     fps: float | None = None
     crf: int = 18
     delay: int = 0  # frames of added delay the model may batch over (0: none)
-    backend: str = "eager"  # how the model runs: eager, compile or onnx
-    threads: int = 0  # torch / ONNX Runtime threads (0: the library's choice)
+    backend: str = "auto"  # how the model runs: auto (fastest that passes a self-check), eager, compile, onnx, openvino
+    threads: int = 0  # intra-op threads of the model (0: one)
     remove: str | None = None  # COCO class names, with `detector`
     detector: str | None = None  # RTMDet-Ins or YOLO-seg .onnx
     detector_kind: str = "auto"
