@@ -77,6 +77,7 @@ def test_every_frame_arrives_once_in_order(engine):
     assert (counts.frames, counts.written, counts.holes) == (200, 200, 100)
     assert sum(ticks) == 200
     assert counts.first_output_s is not None and counts.first_output_s >= 0
+    assert set(counts.busy_s) == {"decode", "masks", "inpaint", "sink"} and counts.busy_s["inpaint"] > 0
 
 
 def test_memory_stays_bounded_when_the_sink_is_slow():

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -32,6 +33,7 @@ class RunCounts:
     written: int = 0  # frames given to the sink
     holes: int = 0  # frames whose mask had a hole
     first_output_s: float | None = None  # seconds from the call to the first frame reaching the sink
+    busy_s: dict[str, float] = field(default_factory=dict)  # seconds each stage spent working (decode, masks, inpaint, sink)
 
 
 class _End:
@@ -105,25 +107,36 @@ def run(
 ) -> RunCounts:
     """Read uint8 RGB (H, W, 3) frames, get each one's bool (H, W) hole from `masks(frame)`, inpaint online, and
     give the results to `sink` in input order; `progress(1)` is called per frame inpainted. Returns the counts."""
-    import time
-
     start = time.perf_counter()
     stop = threading.Event()
     errors: list[BaseException] = []
     decoded, masked, finished = _Stage(stop, queue_frames), _Stage(stop, queue_frames), _Stage(stop, queue_frames)
     counts = RunCounts()
 
+    busy = counts.busy_s = dict.fromkeys(("decode", "masks", "inpaint", "sink"), 0.0)
+
     def decode() -> None:
-        for frame in frames:
+        source = iter(frames)
+        while True:
+            t = time.perf_counter()
+            frame = next(source, None)
+            busy["decode"] += time.perf_counter() - t
+            if frame is None:
+                return
             decoded.put(frame)
 
     def mask() -> None:
         for frame in decoded.items():
-            masked.put((frame, masks(frame)))
+            t = time.perf_counter()
+            hole = masks(frame)
+            busy["masks"] += time.perf_counter() - t
+            masked.put((frame, hole))
 
     def write() -> None:
         for out in finished.items():
+            t = time.perf_counter()
             sink(out)
+            busy["sink"] += time.perf_counter() - t
             if counts.first_output_s is None:
                 counts.first_output_s = time.perf_counter() - start
             counts.written += 1
@@ -135,11 +148,17 @@ def run(
             for frame, hole in masked.items():
                 counts.frames += 1
                 counts.holes += bool(hole.any())
-                for out in inpainter.push(frame, hole):
+                t = time.perf_counter()
+                done = inpainter.push(frame, hole)
+                busy["inpaint"] += time.perf_counter() - t
+                for out in done:
                     finished.put(out)
                 if progress is not None:
                     progress(1)
-            for out in inpainter.flush():
+            t = time.perf_counter()
+            done = inpainter.flush()
+            busy["inpaint"] += time.perf_counter() - t
+            for out in done:
                 finished.put(out)
             finished.put(_End())
         except _Stop:

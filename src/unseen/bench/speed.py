@@ -233,6 +233,9 @@ def run_startup(frames: np.ndarray, masks: np.ndarray) -> list[str]:
             cv2.imwrite(str(folder / "f" / f"{i:05d}.jpg"), cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
             cv2.imwrite(str(folder / "m" / f"{i:05d}.png"), m.astype(np.uint8) * 255)
         cache = folder / "cache"
+        launched = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import torch"], check=True)
+        lines.append(f"| baseline: python -c 'import torch' | - | | | | | {time.perf_counter() - launched:.2f} |")
         for label, backend in (("auto, first run (exports and compiles)", "auto"), ("auto, later runs", "auto"), ("eager", "eager")):
             s = measure_startup(folder / "f", folder / "m", backend, cache)
             lines.append(
