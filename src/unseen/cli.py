@@ -54,9 +54,10 @@ def _cmd_models(args: argparse.Namespace) -> int:
     print_presets(args.height, args.width)
     if args.time:
         backends = tuple(b.strip() for b in args.backends.split(",") if b.strip())
-        unknown = set(backends) - {"eager-fp32", "eager-bf16", "compile-bf16", "onnx"}
+        known = ("eager-fp32", "eager-bf16", "compile-bf16", "onnx", "openvino-bf16", "openvino-fp32")
+        unknown = set(backends) - set(known)
         if unknown:
-            raise UnseenError(f"unknown backends {sorted(unknown)}; choose from eager-fp32, eager-bf16, compile-bf16, onnx")
+            raise UnseenError(f"unknown backends {sorted(unknown)}; choose from {', '.join(known)}")
         time_step(args.weights, args.height, args.width, backends)
     return 0
 
@@ -122,7 +123,20 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         from unseen.bench.speed import run_speed_bench
 
         backends = tuple(b.strip() for b in args.backends.split(",") if b.strip())
-        run_speed_bench(args.frames, args.warmup, args.naive_frames, backends, args.weights, args.hd_frames, args.soak, args.threads)
+        if args.load < 0:
+            raise UnseenError("--load must be 0 or more busy processes")
+        run_speed_bench(
+            args.frames,
+            args.warmup,
+            args.naive_frames,
+            backends,
+            args.weights,
+            args.hd_frames,
+            args.soak,
+            args.threads,
+            args.load,
+            args.data,
+        )
     else:
         from unseen.bench.live import run_live_bench
 
@@ -149,12 +163,18 @@ def _add_mask_args(p: argparse.ArgumentParser) -> None:
 
 def _add_engine_args(p: argparse.ArgumentParser) -> None:
     """How the model runs."""
-    p.add_argument("--backend", default="eager", choices=["eager", "compile", "onnx"], help="model backend (default eager, bf16 on CPU)")
+    p.add_argument(
+        "--backend",
+        default="auto",
+        choices=["auto", "eager", "compile", "onnx", "openvino"],
+        help="model backend (default auto: OpenVINO bf16 if installed and it passes a self-check, else torch eager bf16)",
+    )
     p.add_argument(
         "--threads",
         type=int,
         default=0,
-        help="torch threads for the model (default 0: the library's choice; the live server: 1 per worker thread, one worker per core)",
+        help="intra-op threads for the model (default 0: one, which keeps its speed when other programs use the CPU; "
+        "more threads help only on an idle machine and can be 20x slower on a busy one)",
     )
 
 
@@ -207,7 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=int, default=480)
     p.add_argument("--time", action="store_true", help="also measure CPU time per frame of --weights for each backend")
     p.add_argument("--weights", default="small", help="weights to time (preset or path)")
-    p.add_argument("--backends", default="eager-fp32,eager-bf16,onnx", help="eager-fp32, eager-bf16, compile-bf16, onnx")
+    p.add_argument(
+        "--backends", default="eager-fp32,eager-bf16,onnx", help="eager-fp32, eager-bf16, compile-bf16, onnx, openvino-bf16, openvino-fp32"
+    )
     p.set_defaults(func=_cmd_models)
 
     p = sub.add_parser("train", help="train a generator (self-supervised) from a YAML config")
@@ -259,9 +281,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=int, default=30, help="speed: untimed frames first (default 30)")
     p.add_argument("--naive-frames", type=int, default=60, help="speed: timed frames for the slow naive model (default 60)")
     p.add_argument("--hd-frames", type=int, default=200, help="speed: timed frames at 1280x720 (default 200)")
-    p.add_argument("--backends", default="eager,onnx", help="speed: engine backends to measure (eager, compile, onnx)")
+    p.add_argument(
+        "--backends",
+        default="eager,onnx,openvino",
+        help="speed: engine backends to measure (eager, compile, onnx, openvino; missing ones are skipped)",
+    )
+    p.add_argument("--load", type=int, default=0, help="speed: also measure every row beside N busy-loop processes (other work on the CPU)")
+    p.add_argument("--data", default=None, help="speed: shared data folder (val/JPEGImages, val/Annotations): adds rows on a real clip")
     p.add_argument("--soak", type=int, default=0, help="speed: also run the engine this many frames and compare RSS (e.g. 5000)")
-    p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    p.add_argument("--threads", type=int, default=0, help="model intra-op threads (default 0: one)")
     p.add_argument("--clients", default="1,2,4", help="live: simulated client counts (default 1,2,4)")
     p.add_argument("--seconds", type=float, default=10.0, help="live: seconds per client count (default 10)")
     p.add_argument("--no-browser", action="store_true", help="live: skip the real-browser measurement")

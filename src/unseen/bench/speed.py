@@ -1,22 +1,34 @@
-"""`unseen bench speed`: frames per second, latency and memory of every method, measured in one run."""
+"""`unseen bench speed`: frames per second, latency, memory and start-up of every method, measured in one run.
+
+With `--load N`, N busy-loop processes run beside each row's second measurement: every row is printed quiet and
+loaded, so the ratio between the two says what a user with other work on the CPU gets.
+"""
 
 from __future__ import annotations
 
+import json
+import os
 import platform
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 
 from unseen.bench.rss import peak_rss_mb, reset_peak, rss_mb
 from unseen.engine.inpainter import Inpainter
 
+REAL_CLIP = "davis-dance-twirl"  # val clip: moving camera, a dancer whose mask changes shape and place every frame
+
 
 @dataclass
 class SpeedRow:
-    """One measured line."""
+    """One measured line (fps_loaded: the same run with the busy-loop load beside it, when asked)."""
 
     name: str
     frames: int
@@ -25,6 +37,28 @@ class SpeedRow:
     p95_ms: float
     peak_rss_mb: float
     note: str = ""
+    fps_loaded: float | None = None
+
+
+class BusyLoad:
+    """N processes spinning in a busy loop (another program using the CPU) while the block runs."""
+
+    def __init__(self, processes: int) -> None:
+        self.processes = processes
+        self.started: list[subprocess.Popen] = []
+
+    def __enter__(self) -> BusyLoad:
+        for _ in range(self.processes):
+            self.started.append(subprocess.Popen([sys.executable, "-c", "while True: pass"]))
+        time.sleep(0.3)  # let them get scheduled
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for p in self.started:
+            p.kill()
+        for p in self.started:
+            p.wait()
+        self.started = []
 
 
 class NaiveModel(Inpainter):
@@ -33,6 +67,7 @@ class NaiveModel(Inpainter):
     name = "model-naive"
 
     def __init__(self, weights: str, bf16: bool = True) -> None:
+        from unseen.engine.memory import BackgroundMemory
         from unseen.model.checkpoint import load_generator
 
         self.model = load_generator(weights)
@@ -41,8 +76,6 @@ class NaiveModel(Inpainter):
         self.masks: list[np.ndarray] = []
         self.guides: list[np.ndarray] = []
         self.flags: list[np.ndarray] = []
-        from unseen.engine.memory import BackgroundMemory
-
         self.memory = BackgroundMemory()
 
     def step(self, frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -65,19 +98,46 @@ class NaiveModel(Inpainter):
         return tensor_to_frame(out[:, -1].float())
 
 
+def _roi_note(sizes: list[tuple[int, int] | None], times: np.ndarray) -> str:
+    """How often the region of interest changed size, and what the frame right after a change cost."""
+    changed = [i for i in range(1, len(sizes)) if sizes[i] is not None and sizes[i] != sizes[i - 1]]
+    if not changed:
+        return ""
+    distinct = len({s for s in sizes if s is not None})
+    after = np.array([times[i] for i in changed]) * 1000
+    rest = np.delete(times, changed) * 1000
+    return f"ROI: {distinct} sizes, {len(changed)} changes; frame after a change p50 {np.median(after):.1f} ms vs {np.median(rest):.1f} ms"
+
+
 def measure(name: str, make: Callable[[], Inpainter], frames: np.ndarray, masks: np.ndarray, warmup: int, note: str = "") -> SpeedRow:
-    """Run `make()` over the clip; time every frame after `warmup` frames."""
+    """Run `make()` over the clip; time every frame after `warmup` frames (and note ROI size changes)."""
     inpainter = make()
     reset_peak()
-    times = []
+    times, sizes = [], []
+    roi = getattr(inpainter, "roi", None)
     for i, (f, m) in enumerate(zip(frames, masks, strict=True)):
         start = time.perf_counter()
         inpainter.push(f, m)  # a delayed engine returns frames in batches: per-frame time is the average
         if i >= warmup:
             times.append(time.perf_counter() - start)
+            box = roi.box if roi is not None else None
+            sizes.append((box[2] - box[0], box[3] - box[1]) if box else None)
     inpainter.flush()
-    t = np.array(times) * 1000
-    return SpeedRow(name, len(t), 1000 / t.mean(), float(np.percentile(t, 50)), float(np.percentile(t, 95)), peak_rss_mb(), note)
+    t = np.array(times)
+    note = "; ".join(x for x in (note, _roi_note(sizes, t)) if x)
+    ms = t * 1000
+    return SpeedRow(name, len(t), 1000 / ms.mean(), float(np.percentile(ms, 50)), float(np.percentile(ms, 95)), peak_rss_mb(), note)
+
+
+def measure_with_load(
+    name: str, make: Callable[[], Inpainter], frames: np.ndarray, masks: np.ndarray, warmup: int, note: str, load: int
+) -> SpeedRow:
+    """`measure` quiet, then (load > 0) again beside `load` busy-loop processes."""
+    row = measure(name, make, frames, masks, warmup, note)
+    if load:
+        with BusyLoad(load):
+            row.fps_loaded = measure(name, make, frames, masks, warmup).fps
+    return row
 
 
 def _scaled(frames: np.ndarray, masks: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -88,70 +148,209 @@ def _scaled(frames: np.ndarray, masks: np.ndarray, size: tuple[int, int]) -> tup
     return f, m
 
 
+def load_real_clip(data: str | Path, name: str = REAL_CLIP) -> tuple[np.ndarray, np.ndarray]:
+    """A val clip's frames (T, H, W, 3) uint8 RGB and object masks (T, H, W) bool, from a DAVIS-layout data folder."""
+    from unseen.errors import UnseenError
+    from unseen.io.frames import list_images, open_frames
+    from unseen.io.masks import read_mask_file
+
+    root = Path(data) / "val"
+    images, annotations = root / "JPEGImages" / name, root / "Annotations" / name
+    if not images.is_dir() or not annotations.is_dir():
+        raise UnseenError(f"{root}: no clip {name} with masks (expected JPEGImages/{name} and Annotations/{name})")
+    with open_frames(images) as source:
+        frames = np.stack(list(source))
+    masks = np.stack([read_mask_file(p) for p in list_images(annotations)])
+    if len(masks) != len(frames):
+        raise UnseenError(f"{annotations}: {len(masks)} masks for {len(frames)} frames")
+    return frames, masks
+
+
+def _ping_pong(frames: np.ndarray, masks: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """`n` frames played forward and back (no cut, endless motion)."""
+    order = np.concatenate([np.arange(len(frames)), np.arange(len(frames) - 2, 0, -1)])
+    idx = np.resize(order, n)
+    return frames[idx], masks[idx]
+
+
+_STARTUP_PROBE = """
+import json, sys, time
+t0 = time.time()
+from unseen.engine.registry import make_inpainter
+from unseen.io.frames import open_frames
+from unseen.jobs.remove import RemoveOptions, build_mask_source
+from unseen.pipeline import run
+t1 = time.time()
+frames, masks, backend = sys.argv[1:4]
+inpainter = make_inpainter("model", "small", backend=backend)
+t2 = time.time()
+first = []
+class Enough(Exception):
+    pass
+def sink(frame):
+    first.append(time.time())
+    raise Enough
+with open_frames(frames) as source:
+    holes = build_mask_source(RemoveOptions(input=frames, out="-", masks=masks), source)
+    try:
+        run(source, holes, inpainter, sink)
+    except Enough:
+        pass
+print(json.dumps({"imports": t1 - t0, "engine": t2 - t1, "first": first[0] - t2, "t0": t0, "done": first[0],
+                  "backend": getattr(getattr(inpainter, "runner", None), "name", "-")}))
+"""
+
+
+def measure_startup(frames_dir: Path, masks_dir: Path, backend: str, cache: Path) -> dict:
+    """Seconds from launching a fresh Python (as `unseen remove` does) to the first output frame, split in stages."""
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
+    launched = time.time()
+    result = subprocess.run(
+        [sys.executable, "-c", _STARTUP_PROBE, str(frames_dir), str(masks_dir), backend],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    stages = json.loads(result.stdout.strip().splitlines()[-1])
+    stages["interpreter"] = stages["t0"] - launched
+    stages["total"] = stages["done"] - launched
+    return stages
+
+
+def run_startup(frames: np.ndarray, masks: np.ndarray) -> list[str]:
+    """Start-up lines: auto backend with an empty cache (first run), the same again (every later run), eager."""
+    from unseen.io.writers import open_writer  # noqa: F401 - the probe imports it too: warm the disk cache fairly
+
+    lines = []
+    with tempfile.TemporaryDirectory(prefix="unseen-startup-") as tmp:
+        folder = Path(tmp)
+        import cv2
+
+        (folder / "f").mkdir()
+        (folder / "m").mkdir()
+        for i, (f, m) in enumerate(zip(frames[:8], masks[:8], strict=True)):
+            cv2.imwrite(str(folder / "f" / f"{i:05d}.jpg"), cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+            cv2.imwrite(str(folder / "m" / f"{i:05d}.png"), m.astype(np.uint8) * 255)
+        cache = folder / "cache"
+        launched = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import torch"], check=True)
+        lines.append(f"| baseline: python -c 'import torch' | - | | | | | {time.perf_counter() - launched:.2f} |")
+        for label, backend in (("auto, first run (exports and compiles)", "auto"), ("auto, later runs", "auto"), ("eager", "eager")):
+            s = measure_startup(folder / "f", folder / "m", backend, cache)
+            lines.append(
+                f"| start-up, {label} | {s['backend']} | {s['interpreter']:.2f} | {s['imports']:.2f} | {s['engine']:.2f} | "
+                f"{s['first']:.2f} | **{s['total']:.2f}** |"
+            )
+    return lines
+
+
 def run_speed_bench(
     frames: int = 1000,
     warmup: int = 30,
     naive_frames: int = 60,
-    backends: tuple[str, ...] = ("eager", "onnx"),
+    backends: tuple[str, ...] = ("eager", "onnx", "openvino"),
     weights: str = "small",
     hd_frames: int = 200,
     soak: int = 0,
     threads: int = 0,
+    load: int = 0,
+    data: str | None = None,
 ) -> list[SpeedRow]:
-    """Measure telea, memory, the naive model and the engine (each backend) on a generated 480x288 clip; print a table."""
+    """Measure telea, memory, the naive model and the engine (each backend) on a generated 480x288 clip, at a 960x540
+    working size, and on a real val clip (with `data`); with `load`, each row again beside busy processes; print tables."""
     import torch
     from tqdm import tqdm
 
+    from unseen.engine.backends import installed_backends, resolve_threads
     from unseen.engine.memory import MemoryInpainter
     from unseen.engine.online import EngineConfig, OnlineInpainter
     from unseen.engine.telea import TeleaInpainter
     from unseen.eval.synthetic import moving_object_scene
     from unseen.masks.hygiene import dilate
 
-    if threads:
-        torch.set_num_threads(threads)
+    available = installed_backends()
+    skipped = [b for b in backends if b not in available]
+    backends = tuple(b for b in backends if b in available)
+    if not backends:
+        from unseen.errors import UnseenError
+
+        raise UnseenError(f"none of the backends {skipped} is installed")
+    best = "openvino" if "openvino" in backends else backends[0]
+    torch.set_num_threads(resolve_threads(threads))
+    load_avg = os.getloadavg()
     scene = moving_object_scene(warmup + frames, 288, 480, seed=0, area=0.08)
     clip, holes = scene.frames, dilate(scene.masks, 4)
     coverage = holes.mean()
-    plan: list[tuple[str, Callable[[], Inpainter], int, str]] = [
-        ("telea", TeleaInpainter, warmup + frames, ""),
-        ("memory", MemoryInpainter, warmup + frames, ""),
-        ("model, naive (full frame, clip recomputed)", lambda: NaiveModel(weights), min(warmup + frames, warmup + naive_frames), "bf16"),
+
+    def engine(backend: str, trust: int = 0, **kw) -> Callable[[], Inpainter]:
+        cfg = EngineConfig(backend=backend, bf16=backend != "onnx", threads=kw.pop("threads", threads), trust_memory=trust, **kw)
+        return partial(OnlineInpainter.from_weights, weights, cfg)
+
+    def precision(backend: str) -> str:
+        return "fp32" if backend == "onnx" else "bf16"
+
+    n = warmup + frames
+    plan: list[tuple[str, Callable[[], Inpainter], np.ndarray, np.ndarray, str]] = [
+        ("telea", TeleaInpainter, clip, holes, ""),
+        ("memory", MemoryInpainter, clip, holes, ""),
+        (
+            "model, naive (full frame, clip recomputed)",
+            lambda: NaiveModel(weights),
+            clip[: warmup + naive_frames],
+            holes[: warmup + naive_frames],
+            "bf16",
+        ),
     ]
     for backend in backends:
-        bf16 = backend != "onnx"
-        for trust, label in ((5, ""), (0, ", network every frame")):
-            # trust 5: the default engine; on this still camera the memory's pixels are final once seen, and the
-            # network runs only where it has not seen the background. trust 0: the network fills the whole hole
-            # on every frame, as with a moving camera
-            cfg = EngineConfig(backend=backend, bf16=bf16, threads=threads, trust_memory=trust)
-            make = partial(OnlineInpainter.from_weights, weights, cfg)
-            plan.append((f"engine, {backend}{label}", make, warmup + frames, "bf16" if bf16 else "fp32"))
-    cfg = EngineConfig(backend="eager", delay=3, threads=threads, trust_memory=0)
+        # trust 5: the default engine; on this still camera the memory's pixels are final once seen, and the network
+        # runs only where it has not seen the background. trust 0: the network fills the whole hole on every frame
+        plan.append((f"engine, {backend}", engine(backend, trust=5), clip, holes, precision(backend)))
+        plan.append((f"engine, {backend}, network every frame", engine(backend), clip, holes, precision(backend)))
+    plan.append(("engine, eager, network every frame, 2 threads", engine("eager", threads=2), clip, holes, "bf16; 2 intra-op threads"))
     plan.append(
-        (
-            "engine, eager, network every frame, delay 3 (batches of 4)",
-            partial(OnlineInpainter.from_weights, weights, cfg),
-            warmup + frames,
-            "bf16; +3 frames latency",
-        )
+        ("engine, eager, network every frame, delay 3 (batches of 4)", engine("eager", delay=3), clip, holes, "bf16; +3 frames latency")
     )
-    rows = []
-    for name, make, n, note in tqdm(plan, desc="methods", unit="method"):
-        rows.append(measure(name, make, clip[:n], holes[:n], warmup, note))
     hd_clip, hd_holes = _scaled(clip[: warmup + hd_frames], holes[: warmup + hd_frames], (1280, 720))
-    cfg = EngineConfig(backend=backends[0], bf16=backends[0] != "onnx", threads=threads, trust_memory=0)
-    rows.append(
-        measure(
-            f"engine, {backends[0]}, network every frame, 1280x720 input",
-            partial(OnlineInpainter.from_weights, weights, cfg),
-            hd_clip,
-            hd_holes,
-            warmup,
-            "incl. full-res compositing",
+    plan.append((f"engine, {best}, network every frame, 1280x720 input", engine(best), hd_clip, hd_holes, "incl. full-res compositing"))
+    big_clip, big_holes = _scaled(clip[: warmup + hd_frames], holes[: warmup + hd_frames], (960, 540))
+    for backend in backends:
+        plan.append(
+            (
+                f"engine, {backend}, network every frame, 960x540 working size",
+                engine(backend, work_width=960, work_height=540),
+                big_clip,
+                big_holes,
+                precision(backend),
+            )
         )
+    real_note = ""
+    if data:
+        real, real_masks = load_real_clip(data)
+        real, real_masks = _ping_pong(real, dilate(real_masks, 4), n)
+        h, w = real.shape[1:3]
+        real_note = f"; real clip {REAL_CLIP} ({w}x{h}, {len(real)} frames played back and forth, hole {100 * real_masks.mean():.1f}%)"
+        for backend in backends:
+            plan.append((f"real clip, {backend}, network every frame", engine(backend), real, real_masks, precision(backend)))
+        real_big, real_big_masks = _scaled(real[: warmup + hd_frames], real_masks[: warmup + hd_frames], (960, 540))
+        for backend in backends:
+            name = f"real clip, {backend}, network every frame, 960x540 working size"
+            plan.append((name, engine(backend, work_width=960, work_height=540), real_big, real_big_masks, precision(backend)))
+    rows = []
+    for name, make, f, m, note in tqdm(plan, desc="methods", unit="method"):
+        rows.append(measure_with_load(name, make, f[:n], m[:n], warmup, note, load))
+    startup = run_startup(real if data else clip, real_masks if data else holes)
+    print(
+        f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, load average {load_avg[0]:.1f} at the start "
+        f"(other work shares this machine); model threads {resolve_threads(threads)}; synthetic clip 480x288, hole {100 * coverage:.1f}%"
+        f"{real_note}" + (f"; not installed: {', '.join(skipped)}" if skipped else "")
     )
-    print_table(rows, coverage)
+    print_table(rows, load)
+    print(
+        "\n| start-up (fresh process to first output frame, s) | backend | interpreter | imports | model + backend | first frame | total |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|")
+    print("\n".join(startup))
     if soak:
         run_soak(weights, soak, threads)
     return rows
@@ -178,18 +377,17 @@ def run_soak(weights: str, frames: int, threads: int = 0) -> tuple[float, float]
     return at_1000, end
 
 
-def print_table(rows: list[SpeedRow], coverage: float) -> None:
-    """Markdown table with ratios against the naive model and against telea."""
+def print_table(rows: list[SpeedRow], load: int = 0) -> None:
+    """Markdown table with ratios against the naive model and telea, and (with load) the loaded fps and its ratio."""
     naive = next((r for r in rows if r.name.startswith("model, naive")), None)
     telea = next((r for r in rows if r.name == "telea"), None)
-    import os
-
-    print(
-        f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; clip 480x288, hole {100 * coverage:.1f}% of the frame"
-    )
-    print("| method | frames | fps | p50 ms | p95 ms | peak RSS MB | x naive | x telea | note |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    loaded = f" fps, {load} busy | x quiet |" if load else ""
+    print(f"| method | frames | fps | p50 ms | p95 ms | peak RSS MB | x naive | x telea |{loaded} note |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if load else "") + "---|")
     for r in rows:
         xn = f"{r.fps / naive.fps:.1f}" if naive else "-"
         xt = f"{r.fps / telea.fps:.2f}" if telea else "-"
-        print(f"| {r.name} | {r.frames} | {r.fps:.1f} | {r.p50_ms:.1f} | {r.p95_ms:.1f} | {r.peak_rss_mb:.0f} | {xn} | {xt} | {r.note} |")
+        extra = f" {r.fps_loaded:.1f} | {r.fps_loaded / r.fps:.2f} |" if load and r.fps_loaded is not None else (" - | - |" if load else "")
+        print(
+            f"| {r.name} | {r.frames} | {r.fps:.1f} | {r.p50_ms:.1f} | {r.p95_ms:.1f} | {r.peak_rss_mb:.0f} | {xn} | {xt} |{extra} {r.note} |"
+        )

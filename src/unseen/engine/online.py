@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from unseen.engine.backends import make_runner
+from unseen.engine.backends import make_runner, resolve_threads
 from unseen.engine.composite import composite_frame, composite_patch
 from unseen.engine.inpainter import Inpainter
 from unseen.engine.memory import BackgroundMemory
@@ -52,9 +52,9 @@ class EngineConfig:
     roi_margin: int = 16  # context around the holes, in working-resolution pixels
     context_frames: int | None = 5  # frames the temporal attention sees (None: the model's own setting)
     reference_frames: bool = False  # keep the model's sparse long-range reference frames
-    backend: str = "eager"  # eager, compile (torch.compile) or onnx (ONNX Runtime)
+    backend: str = "eager"  # eager, compile (torch.compile), onnx (ONNX Runtime), openvino, or auto (see engine/backends.py)
     bf16: bool = True  # bfloat16 autocast on CPU (torch backends) where it is faster
-    threads: int = 0  # torch threads (0: leave as is)
+    threads: int = 0  # intra-op threads of the model (0: one, which never collapses when other work shares the CPU)
     feather: int = 0  # >0: ramp from the original to the fill over this many px inside the hole's rim. That
     # mixes in pixels under the hole (fine with a generously dilated mask, wrong under the evaluation protocol)
     delay: int = 0  # k: batch the network over k + 1 frames, adding k frames of delay (0: none)
@@ -87,8 +87,7 @@ class OnlineInpainter(Inpainter):
             model = copy.copy(model)
             model.config = replace(model.config, **overrides)
         self.model = model.eval()
-        if self.config.threads:
-            torch.set_num_threads(self.config.threads)
+        torch.set_num_threads(resolve_threads(self.config.threads))  # 0: one thread (see engine/backends.py)
         self.memory = BackgroundMemory()
         self.cache = model.new_cache()
         self.runner = make_runner(model, self.config.backend, self.config.bf16, self.config.threads)

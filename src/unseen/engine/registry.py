@@ -9,13 +9,13 @@ from unseen.errors import UnseenError
 METHODS = ("model", "memory", "lastseen", "telea")
 
 
-def make_inpainter(method: str, weights: str = "small", delay: int = 0, backend: str = "eager", threads: int = 0) -> Inpainter:
+def make_inpainter(method: str, weights: str = "small", delay: int = 0, backend: str = "auto", threads: int = 0) -> Inpainter:
     """Build the inpainter called `method`; `weights` is a preset name or a .safetensors path for `model`;
-    `delay` k > 0 lets the model batch k + 1 frames (k frames of added delay); `backend` (eager, compile,
-    onnx) and `threads` (0: the library's choice) set how the model runs."""
+    `delay` k > 0 lets the model batch k + 1 frames (k frames of added delay); `backend` (auto, eager,
+    compile, onnx, openvino) and `threads` (0: one) set how the model runs."""
     if threads < 0:
         raise UnseenError("--threads must be 0 (automatic) or more")
-    if method != "model" and (delay or backend != "eager"):
+    if method != "model" and (delay or backend not in ("auto", "eager")):
         raise UnseenError(f"--delay and --backend apply to the model only; {method} has neither")
     if method == "telea":
         from unseen.engine.telea import TeleaInpainter

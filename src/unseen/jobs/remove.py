@@ -35,8 +35,8 @@ class RemoveOptions:
     fps: float | None = None
     crf: int = 18
     delay: int = 0  # frames of added delay the model may batch over (0: none)
-    backend: str = "eager"  # how the model runs: eager, compile or onnx
-    threads: int = 0  # torch / ONNX Runtime threads (0: the library's choice)
+    backend: str = "auto"  # how the model runs: auto (fastest that passes a self-check), eager, compile, onnx, openvino
+    threads: int = 0  # intra-op threads of the model (0: one)
     remove: str | None = None  # COCO class names, with `detector`
     detector: str | None = None  # RTMDet-Ins or YOLO-seg .onnx
     detector_kind: str = "auto"
@@ -97,21 +97,15 @@ def build_mask_source(opts: RemoveOptions, source: FrameSource) -> MaskSource:
 
 
 def process(source: FrameSource, masks: MaskSource, inpainter: Inpainter, writer: FrameWriter, progress: bool = True) -> tuple[int, int]:
-    """Run the online loop; returns (frames written, frames that had a hole)."""
+    """Run the online loop (decode, masks, inpainter and writer overlap in threads); returns (frames written, frames that had a hole)."""
     from tqdm import tqdm
 
-    holes = 0
+    from unseen.pipeline import run
+
     total = source.info.frame_count or None
     with tqdm(total=total, unit="frame", disable=not progress, dynamic_ncols=True, file=sys.stderr) as bar:
-        for frame in source:
-            mask = masks(frame)
-            holes += bool(mask.any())
-            for out in inpainter.push(frame, mask):
-                writer.write(out)
-            bar.update(1)
-        for out in inpainter.flush():
-            writer.write(out)
-    return writer.count, holes
+        counts = run(source, masks, inpainter, writer.write, bar.update)
+    return writer.count, counts.holes
 
 
 def run_remove(opts: RemoveOptions) -> RemoveReport:

@@ -39,7 +39,7 @@ def time_step(
     """Milliseconds per stepped frame (full frame, a full cache of past frames) for each backend; printed as a table."""
     import time
 
-    from unseen.engine.backends import CompiledRunner, EagerRunner, OnnxRunner
+    from unseen.engine.backends import CompiledRunner, EagerRunner, OnnxRunner, OpenVinoRunner
     from unseen.model.checkpoint import load_generator
 
     model = load_generator(weights)
@@ -58,9 +58,14 @@ def time_step(
         "eager-bf16": lambda: EagerRunner(model, True),
         "compile-bf16": lambda: CompiledRunner(model, True),
         "onnx": lambda: OnnxRunner(model),
+        "openvino-bf16": lambda: OpenVinoRunner(model, bf16=True),
+        "openvino-fp32": lambda: OpenVinoRunner(model, bf16=False),
     }
     results = {}
-    print(f"{cfg.name}: one frame at {width}x{height}, {cfg.cache_frames - 1} past frames cached, {torch.get_num_threads()} threads")
+    from unseen.engine.backends import resolve_threads
+
+    torch.set_num_threads(resolve_threads(0))
+    print(f"{cfg.name}: one frame at {width}x{height}, {cfg.cache_frames - 1} past frames cached, {torch.get_num_threads()} thread(s)")
     for name in backends:
         run = makers[name]()
         start = time.perf_counter()

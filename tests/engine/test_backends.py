@@ -1,0 +1,110 @@
+"""Step backends: each agrees with eager fp32 within its stated tolerance; `auto` picks and checks; one thread by default."""
+
+import numpy as np
+import pytest
+import torch
+
+from unseen.engine import backends
+from unseen.engine.backends import TOLERANCE, auto_runner, installed_backends, make_runner, self_check, step_graph_path
+from unseen.engine.online import EngineConfig, OnlineInpainter
+from unseen.eval.metrics import psnr
+from unseen.eval.synthetic import moving_object_scene
+from unseen.masks.hygiene import dilate
+from unseen.model.checkpoint import load_generator
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """Exported graphs go to a temporary cache, not the user's."""
+    folder = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CACHE_HOME", str(folder))
+        yield folder
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_generator("small").eval()
+
+
+BUILDS = [("eager", True), ("onnx", False), ("openvino", False), ("openvino", True)]
+
+
+def _installed(name: str) -> None:
+    if name not in installed_backends():
+        pytest.skip(f"{name} is not installed")
+
+
+@pytest.mark.parametrize("name,bf16", BUILDS, ids=[f"{n}-{'bf16' if b else 'fp32'}" for n, b in BUILDS])
+def test_step_agrees_with_eager_fp32_within_tolerance(cache, model, name, bf16):
+    _installed(name)
+    runner = make_runner(model, name, bf16, threads=1)
+    diff = self_check(runner, model)
+    assert diff <= TOLERANCE[runner.precision]
+    if runner.precision == "fp32":
+        assert diff <= 1e-3
+
+
+@pytest.mark.parametrize("name", ["onnx", "openvino"])
+def test_engine_output_matches_eager_on_a_moving_object(cache, model, name):
+    """Whole engine, 12 frames with the ROI and the cache moving: frames within 40 dB of eager bf16's."""
+    _installed(name)
+    s = moving_object_scene(12, 144, 240, seed=3, area=0.06)
+    holes = dilate(s.masks, 3)
+    runs = {}
+    for backend in ("eager", name):
+        engine = OnlineInpainter(model, EngineConfig(backend=backend, work_width=240, work_height=144, trust_memory=0))
+        runs[backend] = [engine.step(f, m) for f, m in zip(s.frames, holes, strict=True)]
+    for a, b, h in zip(runs["eager"], runs[name], holes, strict=True):
+        assert np.array_equal(a[~h], b[~h])  # outside the hole: the original, exactly
+        assert psnr(a, b) >= 40.0
+
+
+def test_auto_takes_the_first_installed_backend_that_passes(cache, model):
+    runner = auto_runner(model, bf16=True, threads=1)
+    expected = "openvino" if "openvino" in installed_backends() else "eager"
+    assert runner.name == expected
+
+
+def test_auto_falls_back_to_eager_when_the_check_fails(cache, model, monkeypatch):
+    monkeypatch.setattr(backends, "AUTO_ORDER", ("onnx", "eager"))
+    monkeypatch.setitem(backends.TOLERANCE, "fp32", -1.0)  # nothing in fp32 can pass: onnx is refused
+    runner = auto_runner(model, bf16=True, threads=1)
+    assert runner.name == "eager" and runner.precision == "bf16"
+
+
+def test_exported_graph_is_reused(tmp_path, model):
+    first = step_graph_path(model, tmp_path)
+    stamp = first.stat().st_mtime_ns
+    assert step_graph_path(model, tmp_path) == first
+    assert first.stat().st_mtime_ns == stamp
+    assert len(list(tmp_path.glob("step-*.onnx"))) == 1
+
+
+def test_one_intra_op_thread_by_default(model):
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        OnlineInpainter(model, EngineConfig(threads=0))
+        assert torch.get_num_threads() == 1
+        OnlineInpainter(model, EngineConfig(threads=2))
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_openvino_missing_is_a_user_error(model, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_openvino(name, *args, **kwargs):
+        if name == "openvino" or name.startswith("openvino."):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_openvino)
+    from unseen.errors import UnseenError
+
+    with pytest.raises(UnseenError, match="pip install"):
+        make_runner(model, "openvino", True)
