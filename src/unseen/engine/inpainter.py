@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -30,3 +31,18 @@ class Inpainter(ABC):
 
     def reset(self) -> None:
         """Forget all state (a new video or a scene cut)."""
+
+    def stream(
+        self, frames: Iterable[np.ndarray], masks: Iterable[np.ndarray] | Callable[[np.ndarray], np.ndarray]
+    ) -> Iterator[np.ndarray]:
+        """Inpaint a stream: uint8 RGB (H, W, 3) frames with bool (H, W) holes (an iterable in step with the frames,
+        or a mask source called per frame) -> inpainted frames, in order, as soon as each is ready."""
+        holes = iter(masks) if not callable(masks) else None
+        for frame in frames:
+            hole = masks(frame) if holes is None else next(holes, None)
+            if hole is None:
+                from unseen.errors import UnseenError
+
+                raise UnseenError("ran out of masks before the end of the frames")
+            yield from self.push(frame, np.asarray(hole, bool))
+        yield from self.flush()
