@@ -10,9 +10,10 @@ import pytest
 import torch
 
 from tests.conftest import moving_square_clip, write_pngs, write_video
+from unseen.datasets.clips import discover_clips
+from unseen.datasets.holes import MaskConfig, MaskGenerator
 from unseen.train.config import load_train_config
-from unseen.train.data import ClipDataset, DataConfig, discover_clips
-from unseen.train.masks import MaskConfig, MaskGenerator
+from unseen.train.data import ClipDataset, DataConfig
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from unseen.train.masks import MaskConfig, MaskGenerator
+from unseen.datasets.holes import MaskConfig, MaskGenerator
 
 PROTOCOL_DILATION = 4  # 3x3 cross, 4 iterations, as the published protocol
 

@@ -68,9 +68,9 @@ def load_eval_clips(root: str | Path, config: EvalConfig) -> list[EvalClip]:
     """Clips under `root` (YouTube-VOS/DAVIS layout, frame folders or videos), resized to the protocol size."""
     import cv2
 
+    from unseen.datasets.clips import discover_clips
     from unseen.io.frames import list_images
     from unseen.masks.hygiene import dilate
-    from unseen.train.data import discover_clips
 
     clips = [c for c in discover_clips(root) if c.length >= 2]
     if not clips:

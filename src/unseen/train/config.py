@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from unseen.datasets.holes import MaskConfig
 from unseen.errors import UnseenError
 from unseen.train.data import DataConfig
-from unseen.train.masks import MaskConfig
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from unseen.datasets.clips import discover_clips, load_silhouettes
 from unseen.engine.memory import MemoryInpainter
 from unseen.engine.online import EngineConfig, OnlineInpainter
 from unseen.engine.telea import TeleaInpainter
@@ -11,7 +12,6 @@ from unseen.eval.metrics import psnr, ssim
 from unseen.eval.protocol import moving_masks, stationary_masks
 from unseen.model.generator import InpaintGenerator
 from unseen.train.config import ValConfig
-from unseen.train.data import discover_clips, load_silhouettes
 
 # Bumped whenever validation scores stop being comparable with earlier ones (a resumed run then forgets its
 # best score). 2: hole pixels are zeroed before any method sees them and the engine composites without a feather.
