@@ -9,9 +9,7 @@ from unseen.errors import UnseenError
 METHODS = ("model", "memory", "lastseen", "telea")
 
 
-def make_inpainter(
-    method: str, weights: str = "small", delay: int = 0, backend: str = "auto", threads: int = 0, engine=None
-) -> Inpainter:
+def make_inpainter(method: str, weights: str = "small", delay: int = 0, backend: str = "auto", threads: int = 0, engine=None) -> Inpainter:
     """Build the inpainter called `method`; `weights` is a preset name or a .safetensors path for `model`;
     `delay` k > 0 lets the model batch k + 1 frames (k frames of added delay); `backend` (auto, eager,
     compile, onnx, openvino) and `threads` (0: one) set how the model runs. A full `EngineConfig` given as
