@@ -86,10 +86,3 @@ def load_generator(name_or_path: str | Path, device: str = "cpu") -> InpaintGene
         raise UnseenError(f"{path}: weights do not match config {config.name!r}: " + "; ".join(detail))
     model.load_state_dict({k: v.to(own[k].dtype) for k, v in tensors.items()})
     return model.eval().to(device)
-
-
-def load_state_into(model: torch.nn.Module, path: str | Path) -> None:
-    """Load a safetensors state dict into an existing module (strict)."""
-    from safetensors.torch import load_file
-
-    model.load_state_dict(load_file(str(path)))

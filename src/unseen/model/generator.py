@@ -105,10 +105,6 @@ class StreamCache:
         self.frame_index, self.size = 0, None
         self.frames, self.keys, self.values = [], [], []
 
-    def nbytes(self) -> int:
-        """Memory held by the cached tensors."""
-        return sum(t.numel() * t.element_size() for layer in self.keys + self.values for t in layer)
-
 
 class InpaintGenerator(nn.Module):
     """Causal DSTT-style generator with Swin windows and conditional positional encodings."""
