@@ -7,8 +7,6 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
-import torch
-
 from unseen.errors import UnseenError
 from unseen.model.config import PRESETS, ModelConfig
 from unseen.model.generator import InpaintGenerator
