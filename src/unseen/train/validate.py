@@ -56,10 +56,15 @@ class Validator:
 
     def run(self, model: InpaintGenerator) -> dict[str, float]:
         """Score `model` online; returns psnr/ssim for model and the two baselines."""
-        was_training = model.training
-        engine = EngineConfig(work_width=self.config.width, work_height=self.config.height, bf16=False)
-        score = self._score(lambda: OnlineInpainter(model, engine))  # exactly what users run
-        model.train(was_training)
+        import torch
+
+        was_training, threads = model.training, torch.get_num_threads()
+        engine = EngineConfig(work_width=self.config.width, work_height=self.config.height, backend="eager", bf16=False)
+        try:
+            score = self._score(lambda: OnlineInpainter(model, engine))  # exactly what users run
+        finally:  # the engine sets its own thread count: training goes on with the trainer's
+            torch.set_num_threads(threads)
+            model.train(was_training)
         out = {"psnr_model": score["psnr"], "ssim_model": score["ssim"]}
         for name, s in self.baselines.items():
             out[f"psnr_{name}"], out[f"ssim_{name}"] = s["psnr"], s["ssim"]
