@@ -26,6 +26,7 @@ def _cmd_remove(args: argparse.Namespace) -> int:
         delay=args.delay,
         backend=args.backend,
         threads=args.threads,
+        allow_short=args.allow_short,
         **_mask_options(args),
     )
     run_remove(opts)
@@ -36,7 +37,14 @@ def _cmd_masks(args: argparse.Namespace) -> int:
     from unseen.jobs.masks_preview import run_masks_preview
     from unseen.jobs.remove import RemoveOptions
 
-    opts = RemoveOptions(input=args.input, out=args.out, overwrite=args.overwrite, progress=not args.quiet, **_mask_options(args))
+    opts = RemoveOptions(
+        input=args.input,
+        out=args.out,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+        allow_short=args.allow_short,
+        **_mask_options(args),
+    )
     run_masks_preview(opts)
     return 0
 
@@ -132,6 +140,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+OVERWRITE_HELP = "replace --out if it is unseen's own output (a video file, or a folder of nothing but its PNG frames)"
+ALLOW_SHORT_HELP = "accept a truncated input (fewer frames decode than its index lists) with a warning, instead of an error"
+
+
 def _add_mask_args(p: argparse.ArgumentParser) -> None:
     """Where the holes come from: mask files, a tracked box, or a detector with class names; and their hygiene."""
     p.add_argument("--masks", help="mask folder (PNG per frame), one PNG for all frames, or a mask video")
@@ -173,7 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"unseen {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("remove", help="remove masked objects from a video file or frame folder")
+    p = sub.add_parser(
+        "remove",
+        help="remove masked objects from a video file or frame folder",
+        epilog="A frame whose hole covers more than 80% of it has too little left to fill from: it is passed through "
+        "unchanged, with a warning naming the frames.",
+    )
     p.add_argument("input", help="video file (mp4, mkv, avi, webm, h264, h265) or folder of frames")
     p.add_argument("--out", required=True, help="output .mp4/.mkv, or a folder for PNG frames")
     _add_mask_args(p)
@@ -182,7 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crf", type=int, default=18, help="H.264 quality for video output (0 = lossless, default 18)")
     p.add_argument("--delay", type=int, default=0, help="let the model batch K+1 frames, K frames behind (default 0: none)")
     _add_engine_args(p)
-    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
+    p.add_argument("--allow-short", action="store_true", help=ALLOW_SHORT_HELP)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_remove)
 
@@ -190,7 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", help="video file or folder of frames")
     p.add_argument("--out", required=True, help="output .mp4, or a folder for PNG frames")
     _add_mask_args(p)
-    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
+    p.add_argument("--allow-short", action="store_true", help=ALLOW_SHORT_HELP)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_masks)
 

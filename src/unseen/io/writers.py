@@ -24,6 +24,7 @@ from unseen.errors import UnseenError
 from unseen.io.frames import SourceInfo
 
 VIDEO_OUT_EXTENSIONS = (".mp4", ".mkv", ".mov")
+TIME_BASE = Fraction(1, 90000)  # video output timestamps (the MPEG clock)
 
 
 def encode_rgb(container, stream, frame: np.ndarray, pts: int) -> None:
@@ -122,6 +123,10 @@ class FrameWriter:
         """Append one uint8 RGB frame (H, W, 3)."""
         raise NotImplementedError
 
+    def write_at(self, frame: np.ndarray, time: float | None) -> None:
+        """Append one uint8 RGB frame (H, W, 3) shown at `time` seconds (the input frame's own time; None: unknown)."""
+        self.write(frame)
+
     def _finish(self) -> None:
         """Flush and close the temporary output."""
 
@@ -214,7 +219,13 @@ class VideoWriter(FrameWriter):
         self.stream.options = {"crf": str(crf), "preset": "veryfast" if crf > 0 else "medium"}
         if crf == 0:
             self.stream.options["qp"] = "0"
-        self.stream.time_base = Fraction(1, 1) / rate
+        self.stream.time_base = self.stream.codec_context.time_base = (
+            TIME_BASE  # fine enough to keep a variable frame rate's own timestamps
+        )
+        self.step = max(1, round(1 / (rate * TIME_BASE)))  # one nominal frame, in TIME_BASE units
+        self.first_time: float | None = None
+        self.last_pts = -1
+        self.end_pts = 0  # where the last frame written ends, in TIME_BASE units
         if self.audio_from is not None:
             self._add_audio()
 
@@ -235,14 +246,54 @@ class VideoWriter(FrameWriter):
             self.audio_mode = "encode"
 
     def write(self, frame: np.ndarray) -> None:
-        encode_rgb(self.container, self.stream, frame, self.count)
+        self.write_at(frame, None)
+
+    def write_at(self, frame: np.ndarray, time: float | None) -> None:
+        pts = self.end_pts  # no time: the next slot at the nominal frame rate
+        if time is not None:
+            if self.first_time is None:
+                self.first_time = time
+            pts = max(self.last_pts + 1, round((time - self.first_time) / TIME_BASE))
+        encode_rgb(self.container, self.stream, frame, pts)
+        self.last_pts, self.end_pts = pts, pts + self.step
         self.count += 1
+
+    def copy_streams_from(self, src: Path) -> bool:
+        """Replace what was encoded by `src`'s own video (and audio) packets, copied without re-encoding; False (the
+        encoded output is kept) when they cannot be copied into this container frame for frame."""
+        import av
+
+        self._finish()
+        alt = self.tmp.with_name(f"{self.tmp.stem}.copy{self.tmp.suffix}")
+        video_packets = 0
+        try:
+            with av.open(str(src)) as inp, av.open(str(alt), "w", format=self._format(self.out)) as out:
+                streams = [inp.streams.video[0], *inp.streams.audio[:1]]
+                targets = {s.index: out.add_stream_from_template(s) for s in streams}
+                if self.info.rotation:
+                    targets[streams[0].index].set_display_rotation(self.info.rotation)
+                for packet in inp.demux(streams):
+                    if packet.dts is None:
+                        continue
+                    video_packets += packet.stream.type == "video"
+                    packet.stream = targets[packet.stream.index]
+                    out.mux(packet)
+        except (av.error.FFmpegError, ValueError, TypeError):
+            video_packets = -1
+        except BaseException:
+            alt.unlink(missing_ok=True)
+            raise
+        if video_packets != self.count:
+            alt.unlink(missing_ok=True)
+            return False
+        os.replace(alt, self.tmp)
+        return True
 
     def _mux_audio(self) -> None:
         import av
 
         src = self.audio_in.streams.audio[0]
-        duration = self.count / self.info.fps
+        duration = float(self.end_pts * TIME_BASE)
         try:
             if self.audio_mode == "copy":
                 for packet in self.audio_in.demux(src):
