@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import re
 import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import NoReturn
 
 from unseen.errors import Terminated, UnseenError
 
@@ -107,6 +109,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from unseen.eval.run import EvalConfig, evaluate
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if not Path(args.data).is_dir():
+        raise UnseenError(f"{args.data}: no such folder (give a DAVIS/YouTube-VOS-style folder, a folder of videos or of frame folders)")
     if args.frames < 2:
         raise UnseenError("--frames must be at least 2")
     config = EvalConfig(
@@ -146,12 +150,20 @@ ALLOW_SHORT_HELP = "accept a truncated input (fewer frames decode than its index
 
 def _add_mask_args(p: argparse.ArgumentParser) -> None:
     """Where the holes come from: mask files, a tracked box, or a detector with class names; and their hygiene."""
-    p.add_argument("--masks", help="mask folder (PNG per frame), one PNG for all frames, or a mask video")
-    p.add_argument("--box", help="x,y,w,h box around the object on frame --at; it is segmented and tracked")
+    which = p.add_mutually_exclusive_group()  # the usage line shows that these exclude each other
+    which.add_argument("--masks", help="mask folder (PNG per frame), one PNG for all frames, or a mask video")
+    which.add_argument(
+        "--box", help="x,y,w,h box around the object on frame --at; it is segmented and tracked (--box=-4,0,50,60 or --box -4,0,50,60)"
+    )
+    which.add_argument("--remove", help="COCO class names to remove, e.g. bottle,cup (needs --detector)")
     p.add_argument("--at", type=int, default=0, help="frame index the --box refers to (default 0)")
-    p.add_argument("--remove", help="COCO class names to remove, e.g. bottle,cup (needs --detector)")
     p.add_argument("--detector", help="RTMDet-Ins (mmdeploy) or YOLO-seg (ultralytics) .onnx model")
-    p.add_argument("--detector-kind", default="auto", choices=["auto", "rtmdet", "yolo"])
+    p.add_argument(
+        "--detector-kind",
+        default="auto",
+        choices=["auto", "rtmdet", "yolo"],
+        help="the --detector's output layout (default auto: from its outputs)",
+    )
     p.add_argument("--score", type=float, default=0.3, help="detector score threshold (default 0.3)")
     p.add_argument("--min-area", type=int, default=0, help="ignore hole components smaller than N pixels")
     p.add_argument("--hold", type=int, default=0, help="keep pixels in the hole N frames after last seen (default 3 with --detector)")
@@ -177,9 +189,16 @@ def _mask_options(args: argparse.Namespace) -> dict:
     }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with unseen's one-line errors: `unseen: error: ...`, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"unseen: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(prog="unseen", description="Remove objects from video, online and in real time.")
+    parser = _Parser(prog="unseen", description="Remove objects from video, online and in real time.")
     from unseen import __version__
 
     parser.add_argument("--version", action="version", version=f"unseen {__version__}")
@@ -191,8 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="A frame whose hole covers more than 80% of it has too little left to fill from: it is passed through "
         "unchanged, with a warning naming the frames.",
     )
-    p.add_argument("input", help="video file (mp4, mkv, avi, webm, h264, h265) or folder of frames")
-    p.add_argument("--out", required=True, help="output .mp4/.mkv, or a folder for PNG frames")
+    p.add_argument("input", help="video file (mp4, mkv, mov, avi, webm, h264, h265) or folder of frames")
+    p.add_argument("--out", required=True, help="output .mp4/.mkv/.mov (H.264), or a folder for PNG frames")
     _add_mask_args(p)
     p.add_argument("--method", default="model", help="inpainter: model (default), memory or telea")
     p.add_argument("--weights", default="small", help="model weights: preset name (shipped) or .safetensors path")
@@ -205,8 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_remove)
 
     p = sub.add_parser("masks", help="preview masks: write the video with the masks drawn over it")
-    p.add_argument("input", help="video file or folder of frames")
-    p.add_argument("--out", required=True, help="output .mp4, or a folder for PNG frames")
+    p.add_argument("input", help="video file (mp4, mkv, mov, avi, webm, h264, h265) or folder of frames")
+    p.add_argument("--out", required=True, help="output .mp4/.mkv/.mov, or a folder for PNG frames")
     _add_mask_args(p)
     p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     p.add_argument("--allow-short", action="store_true", help=ALLOW_SHORT_HELP)
@@ -222,8 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("models", help="list model presets with parameter counts and GFLOPs per frame")
-    p.add_argument("--height", type=int, default=288)
-    p.add_argument("--width", type=int, default=480)
+    p.add_argument("--height", type=int, default=288, help="frame height in pixels for the GFLOPs and timings (default 288)")
+    p.add_argument("--width", type=int, default=480, help="frame width in pixels for the GFLOPs and timings (default 480)")
     p.add_argument("--time", action="store_true", help="also measure CPU time per frame of --weights for each backend")
     p.add_argument("--weights", default="small", help="weights to time (preset or path)")
     p.add_argument("--backends", default="eager-fp32,eager-bf16,onnx", help="eager-fp32, eager-bf16, compile-bf16, onnx")
@@ -257,8 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--methods", default="telea,memory,model", help="comma-separated: telea, memory, model, or .safetensors paths")
     p.add_argument("--weights", default="small", help="weights for `model` (preset or path)")
     p.add_argument("--frames", type=int, default=40, help="at most this many frames per clip (default 40)")
-    p.add_argument("--width", type=int, default=432)
-    p.add_argument("--height", type=int, default=240)
+    p.add_argument("--width", type=int, default=432, help="clips are resized to this width in pixels (default 432)")
+    p.add_argument("--height", type=int, default=240, help="clips are resized to this height in pixels (default 240)")
     p.add_argument("--max-clips", type=int, default=0, help="only the first N clips (default all)")
     p.add_argument("--seed", type=int, default=0, help="mask seed (default 0)")
     p.add_argument("--ssim7", action="store_true", help="also SSIM with the default 7-pixel window")
@@ -272,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_eval)
 
     p = sub.add_parser("bench", help="benchmarks that print figures: speed (engine vs baselines) or live (server round trip)")
-    p.add_argument("what", choices=["speed", "live"])
+    p.add_argument("what", choices=["speed", "live"], help="speed: every method in one run; live: the server's round trip")
     p.add_argument("--weights", default="small", help="model weights (preset or path)")
     p.add_argument("--frames", type=int, default=1000, help="speed: timed frames per method (default 1000)")
     p.add_argument("--warmup", type=int, default=30, help="speed: untimed frames first (default 30)")
@@ -316,10 +335,23 @@ def _terminate_like_interrupt() -> Iterator[None]:
             signal.signal(signum, handler)
 
 
+def _join_dash_values(argv: Sequence[str]) -> list[str]:
+    """`--box -10,0,50,50` -> `--box=-10,0,50,50`: argparse would take a value starting with '-' for an option."""
+    out: list[str] = []
+    args = iter(argv)
+    for arg in args:
+        value = next(args, None) if arg == "--box" else None
+        if value is not None and re.fullmatch(r"-[0-9.][0-9.,-]*", value):
+            out.append(f"--box={value}")
+        else:
+            out.extend(a for a in (arg, value) if a is not None)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run a subcommand; user errors become one line on stderr and exit code 2."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_join_dash_values(sys.argv[1:] if argv is None else argv))
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

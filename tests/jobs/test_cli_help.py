@@ -1,0 +1,67 @@
+"""The CLI's help, usage and argument errors: every option explained, one-line errors, exit code 2."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import moving_square_clip, write_video
+from unseen.cli import build_parser, main
+
+
+def _help(capsys, argv: list[str]) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv, "--help"])
+    assert exit_info.value.code == 0
+    return " ".join(capsys.readouterr().out.split())
+
+
+def test_every_option_of_every_command_has_help():
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    missing = [
+        f"{name} {'/'.join(action.option_strings) or action.dest}"
+        for name, command in sub.choices.items()
+        for action in command._actions
+        if not action.help
+    ]
+    assert missing == []
+
+
+def test_help_names_mov_and_shows_that_mask_sources_exclude_each_other(capsys):
+    for command in ("remove", "masks"):
+        text = _help(capsys, [command])
+        assert "[--masks MASKS | --box BOX | --remove REMOVE]" in text
+        assert "(mp4, mkv, mov, avi, webm, h264, h265)" in text and ".mp4/.mkv/.mov" in text
+
+
+def test_argument_errors_are_one_line_with_exit_2(capsys):
+    cases = [
+        (["remove", "in.mp4", "--out", "o", "--masks", "m", "--box", "1,2,3,4"], "argument --box: not allowed with argument --masks"),
+        (["remove", "in.mp4"], "required: --out"),
+        (["nonsense"], "invalid choice"),
+    ]
+    for argv, message in cases:
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("unseen: error:") and message in err[0], err
+
+
+def test_eval_on_a_missing_folder_says_so(tmp_path: Path, capsys):
+    assert main(["eval", str(tmp_path / "missing"), "--out", str(tmp_path / "o"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'missing'}: no such folder" in err and "training" not in err
+
+
+def test_box_with_a_negative_coordinate_parses_in_both_forms(tmp_path: Path, capsys):
+    frames, _, _ = moving_square_clip(4, 64, 96)
+    write_video(tmp_path / "in.mp4", frames)
+    base = ["remove", str(tmp_path / "in.mp4"), "--out", str(tmp_path / "o"), "--method", "telea", "-q"]
+    for box in (["--box", "-10,-10,50,50"], ["--box=-10,-10,50,50"]):
+        assert main(base + box) == 2
+        assert "--box '-10,-10,50,50': the box leaves the 96x64 frame" in capsys.readouterr().err
+    assert main(base + ["--box", "2,18,16,16"]) == 0
+    assert len(list((tmp_path / "o").iterdir())) == 4
+    assert np.all([p.suffix == ".png" for p in (tmp_path / "o").iterdir()])
