@@ -7,6 +7,7 @@ import pytest
 
 from tests.conftest import moving_square_clip, write_video
 from unseen.cli import build_parser, main
+from unseen.io.frames import open_frames
 
 
 def _help(capsys, argv: list[str]) -> str:
@@ -65,3 +66,28 @@ def test_box_with_a_negative_coordinate_parses_in_both_forms(tmp_path: Path, cap
     assert main(base + ["--box", "2,18,16,16"]) == 0
     assert len(list((tmp_path / "o").iterdir())) == 4
     assert np.all([p.suffix == ".png" for p in (tmp_path / "o").iterdir()])
+
+
+def test_fps_and_image_named_outputs_are_checked(tmp_path: Path, capsys):
+    from tests.conftest import write_pngs
+
+    frames, masks, _ = moving_square_clip(4, 64, 96)
+    write_video(tmp_path / "in.mp4", frames)
+    write_pngs(tmp_path / "f", frames)
+    write_pngs(tmp_path / "m", masks)
+    base = ["remove", "--masks", str(tmp_path / "m"), "--method", "telea", "-q"]
+    cases = [
+        ([str(tmp_path / "in.mp4"), "--out", str(tmp_path / "o.mp4"), "--fps", "50"], "--fps sets the frame rate of a folder of frames"),
+        ([str(tmp_path / "f"), "--out", str(tmp_path / "o.mp4"), "--fps", "0"], "--fps 0.0: a frame rate must be between 0.5 and 1000"),
+        ([str(tmp_path / "f"), "--out", str(tmp_path / "o.mp4"), "--fps", "nan"], "--fps nan"),
+        ([str(tmp_path / "f"), "--out", str(tmp_path / "result.png")], "writing .png is not supported"),
+        ([str(tmp_path / "f"), "--out", str(tmp_path / "result.avi")], "writing .avi is not supported"),
+    ]
+    for argv, message in cases:
+        assert main(base + argv) == 2, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err[-1].startswith("unseen: error:") and message in err[-1], err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f", "in.mp4", "m"]
+    assert main(base + [str(tmp_path / "f"), "--out", str(tmp_path / "o.mp4"), "--fps", "12.5"]) == 0
+    with open_frames(tmp_path / "o.mp4") as out:
+        assert out.info.fps == pytest.approx(12.5)

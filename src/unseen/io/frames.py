@@ -126,7 +126,8 @@ class VideoSource(FrameSource):
     """A video file decoded with PyAV, one frame at a time, upright (the display matrix's rotation is applied).
 
     `last_time` is the presentation time (s) of the frame last yielded; after iterating, `decoded` is the number
-    of frames that decoded and `info.frame_count` what the file's index promised.
+    of frames that decoded, `packets` the number of video packets read, and `info.frame_count` what the file's
+    index lists.
     """
 
     def __init__(self, path: Path | str, format: str | None = None, options: dict[str, str] | None = None) -> None:
@@ -160,7 +161,8 @@ class VideoSource(FrameSource):
         if count <= 0 and isinstance(path, Path):
             count = self._count_packets()
         self.decoded = 0
-        self._frames = self.container.decode(stream)
+        self.packets = 0  # video packets with data read so far (a truncated file runs out of them early)
+        self._frames = self._decode(stream)
         self._first = self._next_frame()
         if self._first is None:
             raise UnseenError(f"{path}: the video has no decodable frames")
@@ -182,6 +184,13 @@ class VideoSource(FrameSource):
             width, height, fps, count, None, bool(self.container.streams.audio), path if isinstance(path, Path) else None,
             rotation=float(self._first.rotation or 0),
         )  # fmt: skip
+
+    def _decode(self, stream) -> Iterator:
+        """Demux and decode by hand, counting the packets read."""
+        for packet in self.container.demux(stream):
+            if packet.size:
+                self.packets += 1
+            yield from packet.decode()
 
     def _next_frame(self):
         """The next decoded av.VideoFrame, or None at the end (a damaged tail ends the video, like ffmpeg)."""
@@ -227,9 +236,10 @@ class VideoSource(FrameSource):
             frame = self._next_frame()
 
     def shortfall(self) -> tuple[int, int] | None:
-        """(frames decoded, frames the file's index promised) when fewer decoded than promised (a truncated file)."""
+        """(frames decoded, frames the file's index lists) when fewer packets could be read than it lists (a truncated
+        or damaged file; a decoder quietly dropping a frame or two of a complete file does not count)."""
         expected = self.info.frame_count
-        return (self.decoded, expected) if expected and self.decoded < expected else None
+        return (self.decoded, expected) if expected and self.packets < expected else None
 
     def close(self) -> None:
         self.container.close()
@@ -260,6 +270,10 @@ def open_frames(path: str | Path, fps: float | None = None) -> FrameSource:
     path = Path(path)
     if not path.exists():
         raise UnseenError(f"{path}: no such file or folder")
+    if fps is not None and not (path.is_dir() and 0.5 <= fps <= 1000):  # (NaN fails the range)
+        if not path.is_dir():
+            raise UnseenError(f"{path}: --fps sets the frame rate of a folder of frames; a video file has its own")
+        raise UnseenError(f"--fps {fps}: a frame rate must be between 0.5 and 1000")
     if path.is_dir():
         return FolderSource(path, fps or DEFAULT_FOLDER_FPS)
     if path.suffix.lower() in IMAGE_EXTENSIONS:

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from unseen.errors import UnseenError
-from unseen.io.frames import SourceInfo
+from unseen.io.frames import IMAGE_EXTENSIONS, SourceInfo
 
 VIDEO_OUT_EXTENSIONS = (".mp4", ".mkv", ".mov")
 TIME_BASE = Fraction(1, 90000)  # video output timestamps (the MPEG clock)
@@ -40,7 +40,7 @@ def encode_rgb(container, stream, frame: np.ndarray, pts: int) -> None:
 def _same_or_inside(path: Path, folder: Path) -> bool:
     """True when `path` is `folder` itself or lies somewhere inside it (links resolved)."""
     p, f = path.resolve(), folder.resolve()
-    return p == f or f in p.parents
+    return p == f or f in p.parents or (p.is_file() and f.is_file() and os.path.samefile(p, f))  # hard links too
 
 
 def is_frame_name(name: str, names: Iterable[str] | None = None) -> bool:
@@ -74,6 +74,9 @@ def check_output_path(out: str | Path, overwrite: bool, keep: Iterable[str | Pat
     """Refuse an output that is or holds one of the `keep` paths (input, masks), an existing output (unless overwrite and
     it is unseen's own kind of output), and an output folder that is missing or unwritable."""
     out = Path(out)
+    suffix = out.suffix.lower()
+    if suffix in (".avi", ".webm", ".gif", ".h264", ".h265") or suffix in IMAGE_EXTENSIONS:
+        raise UnseenError(f"{out}: writing {out.suffix} is not supported; use .mp4, .mkv, .mov or a folder for PNG frames")
     for kept in keep:
         if kept and Path(kept).exists() and _same_or_inside(Path(kept), out):
             raise UnseenError(f"{out}: this is or holds the input {kept}; unseen never replaces its inputs, choose another --out")
@@ -341,6 +344,4 @@ def open_writer(
     out = check_output_path(out, overwrite, (info.path, *keep), names)
     if out.suffix.lower() in VIDEO_OUT_EXTENSIONS:
         return VideoWriter(out, info, overwrite, crf, info.path if info.has_audio else None)
-    if out.suffix and out.suffix.lower() in (".avi", ".webm", ".gif", ".h264", ".h265"):
-        raise UnseenError(f"{out}: writing {out.suffix} is not supported; use .mp4, .mkv, .mov or a folder for PNG frames")
     return PngFolderWriter(out, names, overwrite)
