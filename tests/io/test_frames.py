@@ -93,3 +93,20 @@ def test_absurd_frame_size_is_refused(tmp_path: Path):
     write_pngs(tmp_path, np.zeros((1, 4, 4, 3), np.uint8))
     with pytest.raises(UnseenError, match="outside the supported range"):
         open_frames(tmp_path)
+
+
+def test_repeated_frame_stems_never_overwrite_each_other(tmp_path: Path, capsys):
+    frames, _, _ = moving_square_clip(4, 32, 48)
+    write_pngs(tmp_path / "in", frames[:2], ["a.png", "b.png"])
+    import cv2
+
+    for i, name in enumerate(["a.jpg", "b.jpg"]):  # the same stems as JPEGs, and one of another size
+        image = frames[2 + i] if i == 0 else cv2.resize(frames[3], (24, 16))
+        cv2.imwrite(str(tmp_path / "in" / name), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    with open_frames(tmp_path / "in") as src, open_writer(tmp_path / "out", src.info, names=src.info.names) as w:
+        for f in src:
+            w.write(f)
+        w.commit()
+    err = capsys.readouterr().err
+    assert "numbering the output frames" in err and "b.jpg is 24x16, the first frame 48x32" in err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"{i:05d}.png" for i in range(4)]

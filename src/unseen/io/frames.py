@@ -115,9 +115,17 @@ class FolderSource(FrameSource):
     def __iter__(self) -> Iterator[np.ndarray]:
         import cv2
 
+        noted = False
         for path in self.files:
             frame = read_image_rgb(path)
             if frame.shape[:2] != (self.info.height, self.info.width):
+                if not noted:
+                    print(
+                        f"unseen: note: {path.name} is {frame.shape[1]}x{frame.shape[0]}, the first frame {self.info.width}x{self.info.height}; "
+                        "frames of another size are resized to the first's",
+                        file=sys.stderr,
+                    )
+                    noted = True
                 frame = cv2.resize(frame, (self.info.width, self.info.height), interpolation=cv2.INTER_AREA)
             yield frame
 

@@ -176,6 +176,12 @@ class PngFolderWriter(FrameWriter):
 
     def __init__(self, out: Path, names: list[str] | None, overwrite: bool = False) -> None:
         super().__init__(out, overwrite)
+        if names is not None and len({Path(n).stem for n in names}) < len(names):
+            print(
+                "unseen: note: input frame names repeat without their extension (a.jpg, a.png); numbering the output frames 00000.png, ...",
+                file=sys.stderr,
+            )
+            names = None  # one output file per frame, never one frame over another
         self.names = names
         self.tmp.mkdir()
 
