@@ -226,3 +226,25 @@ def test_alpha_channel_is_noted(tmp_path: Path, capsys):
     assert main(_remove(tmp_path / "f", tmp_path / "m", tmp_path / "o")) == 0
     notes = [line for line in _err(capsys).splitlines() if "alpha channel" in line]
     assert len(notes) == 1 and "ignored, the output has none" in notes[0]
+
+
+def test_truncated_mkv_without_an_index_is_caught_by_its_duration(tmp_path: Path):
+    whole = _noise_video(tmp_path / "whole.mkv", 100)
+    data = whole.read_bytes()
+    (tmp_path / "cut.mkv").write_bytes(data[: len(data) * 4 // 10])
+    for name, short in (("whole.mkv", False), ("cut.mkv", True)):
+        with open_frames(tmp_path / name) as src:
+            n = len(list(src))
+            assert (src.shortfall() == (n, 100)) if short else (src.shortfall() is None and n == 100)
+
+
+def test_complete_real_files_are_not_called_short(shared_data: Path):
+    # a decoder dropping a frame or two (box, pillow, bgs-video02) and a sparse AVI whose index lists 444 slots for
+    # 68 frames spread over its whole 29.6 s (tree) are complete files
+    for name in ("tree.avi", "bgs-video02.avi", "box.mp4", "cotracker-pillow.mp4"):
+        path = shared_data / "train" / "videos" / name
+        if not path.exists():
+            pytest.skip(f"{path} is not present")
+        with open_frames(path) as src:
+            list(src)
+            assert src.shortfall() is None, name

@@ -166,8 +166,13 @@ class VideoSource(FrameSource):
         if not 0.5 <= fps <= 1000:
             fps = DEFAULT_FOLDER_FPS
         count = int(stream.frames or 0)
-        if count <= 0 and isinstance(path, Path):
+        self.counted = count <= 0  # no count in the header: counted from the packets, or estimated from the duration
+        if self.counted and isinstance(path, Path):
             count = self._count_packets()
+        if stream.duration and stream.time_base:
+            self.duration: float | None = float(stream.duration * stream.time_base)
+        else:
+            self.duration = self.container.duration / 1e6 if self.container.duration else None  # the longest stream
         self.decoded = 0
         self.packets = 0  # video packets with data read so far (a truncated file runs out of them early)
         self._frames = self._decode(stream)
@@ -244,10 +249,17 @@ class VideoSource(FrameSource):
             frame = self._next_frame()
 
     def shortfall(self) -> tuple[int, int] | None:
-        """(frames decoded, frames the file's index lists) when fewer packets could be read than it lists (a truncated
-        or damaged file; a decoder quietly dropping a frame or two of a complete file does not count)."""
-        expected = self.info.frame_count
-        return (self.decoded, expected) if expected and self.packets < expected else None
+        """(frames decoded, frames the file lists) when the file ended early (truncated or damaged): fewer packets than
+        its index lists and frames ending before its stated duration. Not counted: a decoder quietly dropping a frame
+        or two, or a sparse file whose index lists empty slots (its frames still reach the end)."""
+        fps, listed, expected = self.info.fps, self.duration, self.info.frame_count
+        end = self.last_time + 1 / fps if self.last_time is not None else None
+        ends_early = listed is not None and end is not None and end < listed - max(2 / fps, 0.01 * listed)
+        if expected and self.packets < expected and (ends_early or end is None or listed is None):
+            return self.decoded, expected
+        if self.counted and ends_early and end < listed - 1.0:  # no index to count: the duration (may include audio)
+            return self.decoded, max(self.decoded + 1, round(listed * fps))
+        return None
 
     def close(self) -> None:
         self.container.close()
