@@ -99,6 +99,7 @@ def test_overwrite_replaces_unseen_own_outputs(project: Path, tmp_path: Path):
     out = tmp_path / "out"
     argv = _remove(named, project / "masks", out)
     assert main(argv) == 0
+    (out / ".DS_Store").write_bytes(b"Finder was here")
     assert main(argv + ["--overwrite"]) == 0  # a folder of frames named after the input: unseen's own
     assert sorted(p.name for p in out.iterdir()) == sorted(f"shot_{i}.png" for i in range(8))
     video = tmp_path / "o.mp4"

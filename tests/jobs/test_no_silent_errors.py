@@ -77,9 +77,10 @@ def test_whole_frame_holes_pass_through_unchanged_with_one_warning_per_range(tmp
     masks[8, :, :70] = True
     write_pngs(tmp_path / "f", frames)
     write_pngs(tmp_path / "m", masks)
-    for method in ("telea", "model"):
-        out = tmp_path / f"out_{method}"
+    for method, delay in (("telea", "0"), ("model", "0"), ("model", "2")):
+        out = tmp_path / f"out_{method}{delay}"
         argv = ["remove", str(tmp_path / "f"), "--masks", str(tmp_path / "m"), "--out", str(out), "--method", method, "-q"]
+        argv += ["--delay", delay] if delay != "0" else []
         assert main(argv) == 0
         warnings = [line for line in _err(capsys).splitlines() if "warning:" in line]
         assert len(warnings) == 2, warnings

@@ -43,9 +43,13 @@ def _same_or_inside(path: Path, folder: Path) -> bool:
     return p == f or f in p.parents or (p.is_file() and f.is_file() and os.path.samefile(p, f))  # hard links too
 
 
+OS_LITTER = (".DS_Store", "Thumbs.db", "desktop.ini")  # written by file browsers into any folder they show
+
+
 def is_frame_name(name: str, names: Iterable[str] | None = None) -> bool:
-    """True for a file name the PNG-folder writer itself would use: 00000.png, ... or an input frame's stem + .png."""
-    if re.fullmatch(r"\d{5,}\.png", name):
+    """True for a file name the PNG-folder writer itself would use (00000.png, ... or an input frame's stem + .png), or
+    a file browser's litter (.DS_Store, Thumbs.db), which replacing the folder may remove."""
+    if re.fullmatch(r"\d{5,}\.png", name) or name in OS_LITTER:
         return True
     return names is not None and name.endswith(".png") and name[:-4] in {Path(n).stem for n in names}
 
