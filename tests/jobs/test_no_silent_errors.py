@@ -131,14 +131,15 @@ def _packets(path: Path) -> list[bytes]:
 def test_all_empty_masks_copy_the_streams_without_re_encoding(tmp_path: Path, capsys):
     frames, masks, _ = moving_square_clip(12, 64, 96)
     write_video(tmp_path / "in.mp4", frames, audio=True)
+    write_video(tmp_path / "in.mkv", frames, audio=True)
     write_pngs(tmp_path / "empty", np.zeros_like(masks))
-    for ext in (".mp4", ".mkv", ".mov"):
-        out = tmp_path / f"out{ext}"
-        assert main(_remove(tmp_path / "in.mp4", tmp_path / "empty", out)) == 0
+    for src, ext in [("in.mp4", ".mp4"), ("in.mp4", ".mkv"), ("in.mp4", ".mov"), ("in.mkv", ".mp4")]:
+        out = tmp_path / f"out_{src}{ext}"
+        assert main(_remove(tmp_path / src, tmp_path / "empty", out)) == 0
         assert "copied without re-encoding" in _err(capsys)
-        assert _packets(out) == _packets(tmp_path / "in.mp4")  # the same compressed bytes, frame for frame
-        with open_frames(out) as src:
-            assert src.info.has_audio
+        assert _packets(out) == _packets(tmp_path / src)  # the same compressed bytes, frame for frame
+        with open_frames(out) as copy:
+            assert copy.info.has_audio
     # frames from a folder cannot be copied into a video: say it is a re-encode
     write_pngs(tmp_path / "f", frames)
     assert main(_remove(tmp_path / "f", tmp_path / "empty", tmp_path / "f.mp4")) == 0

@@ -286,7 +286,7 @@ class VideoWriter(FrameWriter):
                 if self.info.rotation:
                     targets[streams[0].index].set_display_rotation(self.info.rotation)
                 for packet in inp.demux(streams):
-                    if packet.dts is None:
+                    if not packet.size:  # the demuxer's end-of-stream marker
                         continue
                     video_packets += packet.stream.type == "video"
                     packet.stream = targets[packet.stream.index]
