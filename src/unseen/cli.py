@@ -62,6 +62,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_models(args: argparse.Namespace) -> int:
     from unseen.model.summary import print_presets, time_step
 
+    _check_frame_size(args.width, args.height)
     print_presets(args.height, args.width)
     if args.time:
         backends = tuple(b.strip() for b in args.backends.split(",") if b.strip())
@@ -114,6 +115,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         raise UnseenError(f"{args.data}: no such folder (give a DAVIS/YouTube-VOS-style folder, a folder of videos or of frame folders)")
     if args.frames < 2:
         raise UnseenError("--frames must be at least 2")
+    _check_frame_size(args.width, args.height)
     config = EvalConfig(
         methods=methods, weights=args.weights, width=args.width, height=args.height, frames=args.frames,
         max_clips=args.max_clips, seed=args.seed, ssim_default_window=args.ssim7, real=args.real,
@@ -134,19 +136,32 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if args.what == "speed":
         from unseen.bench.speed import run_speed_bench
 
+        if min(args.frames, args.naive_frames, args.hd_frames) < 1 or min(args.warmup, args.soak, args.threads) < 0:
+            raise UnseenError("--frames, --naive-frames and --hd-frames must be 1 or more; --warmup, --soak and --threads 0 or more")
+
         backends = tuple(b.strip() for b in args.backends.split(",") if b.strip())
         run_speed_bench(args.frames, args.warmup, args.naive_frames, backends, args.weights, args.hd_frames, args.soak, args.threads)
     else:
         from unseen.bench.live import run_live_bench
 
-        run_live_bench(
-            clients=tuple(int(c) for c in args.clients.split(",")), seconds=args.seconds, weights=args.weights, browser=not args.no_browser
-        )
+        try:
+            clients = tuple(int(c) for c in args.clients.split(","))
+        except ValueError:
+            raise UnseenError(f"--clients {args.clients!r}: expected client counts like 1,2,4") from None
+        if not clients or min(clients) < 1 or not args.seconds > 0:
+            raise UnseenError("--clients must be 1 or more each, and --seconds more than 0")
+        run_live_bench(clients=clients, seconds=args.seconds, weights=args.weights, browser=not args.no_browser)
     return 0
 
 
 OVERWRITE_HELP = "replace --out if it is unseen's own output (a video file, or a folder of nothing but its PNG frames)"
 ALLOW_SHORT_HELP = "accept a truncated input (fewer frames decode than its index lists) with a warning, instead of an error"
+
+
+def _check_frame_size(width: int, height: int) -> None:
+    """--width/--height of models and eval: a frame size the network can run at."""
+    if not (8 <= width <= 8192 and 8 <= height <= 8192):
+        raise UnseenError(f"--width {width} --height {height}: each must be between 8 and 8192 pixels")
 
 
 def _add_mask_args(p: argparse.ArgumentParser) -> None:

@@ -91,3 +91,19 @@ def test_fps_and_image_named_outputs_are_checked(tmp_path: Path, capsys):
     assert main(base + [str(tmp_path / "f"), "--out", str(tmp_path / "o.mp4"), "--fps", "12.5"]) == 0
     with open_frames(tmp_path / "o.mp4") as out:
         assert out.info.fps == pytest.approx(12.5)
+
+
+def test_numbers_out_of_range_are_one_line_errors(tmp_path: Path, capsys):
+    cases = [
+        (["models", "--width", "0"], "--width 0 --height 288: each must be between 8 and 8192"),
+        (["models", "--height", "-5", "--width", "10"], "--width 10 --height -5"),
+        (["eval", str(tmp_path), "--width", "0", "-q"], "--width 0 --height 240"),
+        (["bench", "speed", "--frames", "0"], "--frames, --naive-frames and --hd-frames must be 1 or more"),
+        (["bench", "live", "--clients", "a"], "--clients 'a': expected client counts like 1,2,4"),
+        (["bench", "live", "--clients", "0"], "--clients must be 1 or more each"),
+        (["bench", "live", "--seconds", "-1"], "--seconds more than 0"),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("unseen: error:") and message in err[0], (argv, err)
