@@ -110,3 +110,19 @@ def test_repeated_frame_stems_never_overwrite_each_other(tmp_path: Path, capsys)
     err = capsys.readouterr().err
     assert "numbering the output frames" in err and "b.jpg is 24x16, the first frame 48x32" in err
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"{i:05d}.png" for i in range(4)]
+
+
+def test_video_writer_keeps_times_and_survives_times_going_back(tmp_path: Path):
+    import av
+
+    from unseen.io.frames import SourceInfo
+
+    frames, _, _ = moving_square_clip(8, 32, 48)
+    times = [10.0, 10.04, 10.2, 10.24, 0.0, 0.04, 0.08, 0.5]  # starts late, a gap, then a splice back to 0
+    with open_writer(tmp_path / "o.mp4", SourceInfo(48, 32, 25.0, 8)) as w:
+        for f, t in zip(frames, times, strict=True):
+            w.write_at(f, t)
+        w.commit()
+    with av.open(str(tmp_path / "o.mp4")) as c:
+        got = [round(f.time, 3) for f in c.decode(c.streams.video[0])]
+    assert got == [0.0, 0.04, 0.2, 0.24, 0.28, 0.32, 0.36, 0.78]

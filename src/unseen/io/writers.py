@@ -266,7 +266,11 @@ class VideoWriter(FrameWriter):
         if time is not None:
             if self.first_time is None:
                 self.first_time = time
-            pts = max(self.last_pts + 1, round((time - self.first_time) / TIME_BASE))
+            timed = round((time - self.first_time) / TIME_BASE)
+            if timed > self.last_pts:
+                pts = timed
+            else:  # time went back (a spliced or broken file): one nominal frame on, and count on from here
+                self.first_time = time - float(pts * TIME_BASE)
         encode_rgb(self.container, self.stream, frame, pts)
         self.last_pts, self.end_pts = pts, pts + self.step
         self.count += 1
