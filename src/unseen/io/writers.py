@@ -98,9 +98,9 @@ def check_output_path(out: str | Path, overwrite: bool, keep: Iterable[str | Pat
 
 @contextmanager
 def _signals_deferred() -> Iterator[None]:
-    """Hold back SIGINT/SIGTERM (delivered right after) so a rename sequence is never cut in half."""
+    """Hold back SIGINT, SIGTERM and SIGHUP (delivered right after) so a rename or clean-up is never cut in half."""
     can_block = hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread()
-    held = {signal.SIGINT, signal.SIGTERM}
+    held = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP} if can_block else set()
     if can_block:
         signal.pthread_sigmask(signal.SIG_BLOCK, held)
     try:
