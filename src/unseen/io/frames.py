@@ -161,6 +161,7 @@ class VideoSource(FrameSource):
         width, height = stream.codec_context.width, stream.codec_context.height
         if not width or not height:
             raise UnseenError(f"{path}: the video stream has no frame size (corrupt or unsupported file)")
+        check_size(width, height, str(path))  # before decoding anything (a quarter turn keeps it in range)
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         fps = float(rate) if rate else DEFAULT_FOLDER_FPS
         if not 0.5 <= fps <= 1000:
@@ -187,7 +188,6 @@ class VideoSource(FrameSource):
                 f"unseen: note: {path} carries a {self._first.rotation:+.0f} degree display rotation; frames are turned upright",
                 file=sys.stderr,
             )
-        check_size(width, height, str(path))
         if has_alpha(stream.codec_context.pix_fmt):
             print(
                 f"unseen: note: {path} has an alpha channel ({stream.codec_context.pix_fmt}); it is ignored, the output has none",

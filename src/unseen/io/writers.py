@@ -232,9 +232,8 @@ class VideoWriter(FrameWriter):
         self.stream.options = {"crf": str(crf), "preset": "veryfast" if crf > 0 else "medium"}
         if crf == 0:
             self.stream.options["qp"] = "0"
-        self.stream.time_base = self.stream.codec_context.time_base = (
-            TIME_BASE  # fine enough to keep a variable frame rate's own timestamps
-        )
+        # a clock fine enough to keep each frame's own time (variable frame rate)
+        self.stream.time_base = self.stream.codec_context.time_base = TIME_BASE
         self.step = max(1, round(1 / (rate * TIME_BASE)))  # one nominal frame, in TIME_BASE units
         self.first_time: float | None = None
         self.last_pts = -1
