@@ -126,3 +126,14 @@ def test_video_writer_keeps_times_and_survives_times_going_back(tmp_path: Path):
     with av.open(str(tmp_path / "o.mp4")) as c:
         got = [round(f.time, 3) for f in c.decode(c.streams.video[0])]
     assert got == [0.0, 0.04, 0.2, 0.24, 0.28, 0.32, 0.36, 0.78]
+
+
+def test_a_video_changing_size_midway_is_resized_with_a_note(tmp_path: Path, capsys):
+    big, _, _ = moving_square_clip(3, 64, 96)
+    small, _, _ = moving_square_clip(3, 32, 48)
+    write_video(tmp_path / "a.h264", big)
+    write_video(tmp_path / "b.h264", small)
+    (tmp_path / "ab.h264").write_bytes((tmp_path / "a.h264").read_bytes() + (tmp_path / "b.h264").read_bytes())
+    with open_frames(tmp_path / "ab.h264") as src:
+        assert [f.shape for f in src] == [(64, 96, 3)] * 6
+    assert "frame 3 is 48x32, the first 96x64" in capsys.readouterr().err

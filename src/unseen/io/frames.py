@@ -234,6 +234,7 @@ class VideoSource(FrameSource):
 
     def __iter__(self) -> Iterator[np.ndarray]:
         frame, self._first = self._first, None
+        resized = False
         while frame is not None:
             image = frame.to_ndarray(format="rgb24")
             turns = quarter_turns(frame.rotation)
@@ -242,6 +243,13 @@ class VideoSource(FrameSource):
             if image.shape[:2] != (self.info.height, self.info.width):
                 import cv2
 
+                if not resized:
+                    print(
+                        f"unseen: note: {self.path}: frame {self.decoded} is {image.shape[1]}x{image.shape[0]}, the first "
+                        f"{self.info.width}x{self.info.height}; frames of another size are resized to the first's",
+                        file=sys.stderr,
+                    )
+                    resized = True
                 image = cv2.resize(image, (self.info.width, self.info.height), interpolation=cv2.INTER_AREA)
             self.decoded += 1
             self.last_time = frame.time
