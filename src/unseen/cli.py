@@ -155,7 +155,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 OVERWRITE_HELP = "replace --out if it is unseen's own output (a video file, or a folder of nothing but its PNG frames)"
-ALLOW_SHORT_HELP = "accept a truncated input (fewer frames decode than its index lists) with a warning, instead of an error"
+ALLOW_SHORT_HELP = "accept a truncated input (it ends before the frames it lists) with a warning, instead of an error"
 
 
 def _check_frame_size(width: int, height: int) -> None:

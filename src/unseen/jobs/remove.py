@@ -76,12 +76,12 @@ def check_at(at: int, frames: int) -> None:
 
 
 def check_complete(source: FrameSource, allow_short: bool) -> None:
-    """A file that decoded fewer frames than its index promised (truncated): an error, or a warning with --allow-short."""
+    """A file that ended before the frames it lists (truncated): an error, or a warning with --allow-short."""
     short = source.shortfall()
     if short is None:
         return
     decoded, expected = short
-    what = f"{source.info.path or 'the input'}: only {decoded} of the {expected} frames its index lists could be decoded (truncated or damaged file)"
+    what = f"{source.info.path or 'the input'}: only {decoded} of the {expected} frames the file lists could be decoded (truncated or damaged file)"
     if not allow_short:
         raise UnseenError(f"{what}; nothing was written. Pass --allow-short to accept the {decoded} frames")
     print(f"unseen: warning: {what}; writing those {decoded} frames (--allow-short)", file=sys.stderr)
@@ -105,7 +105,6 @@ def build_mask_source(opts: RemoveOptions, source: FrameSource) -> MaskSource:
         from unseen.masks.tracker import BoxTrackerSource, parse_box
 
         check_at(opts.at, source.info.frame_count)
-
         inner = BoxTrackerSource(parse_box(opts.box, source.info.width, source.info.height), start=opts.at)
         dil = 2 if opts.dilate is None else opts.dilate
     else:
