@@ -87,6 +87,9 @@ def test_missing_and_corrupt_inputs_raise_clear_errors(tmp_path: Path):
     empty.mkdir()
     with pytest.raises(UnseenError, match="no image frames"):
         open_frames(empty)
+    (empty / "clip.mp4").write_bytes(b"")
+    with pytest.raises(UnseenError, match=r"it holds videos \(clip.mp4\): give one of them as the input"):
+        open_frames(empty)
 
 
 def test_absurd_frame_size_is_refused(tmp_path: Path):

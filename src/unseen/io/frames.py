@@ -101,7 +101,9 @@ class FolderSource(FrameSource):
     def __init__(self, folder: Path, fps: float = DEFAULT_FOLDER_FPS) -> None:
         self.files = list_images(folder)
         if not self.files:
-            raise UnseenError(f"{folder}: no image frames (jpg/png) in this folder")
+            videos = sorted(p.name for p in folder.iterdir() if p.is_file() and is_video_path(p))
+            hint = f"; it holds videos ({', '.join(videos[:3])}): give one of them as the input" if videos else ""
+            raise UnseenError(f"{folder}: no image frames (jpg/png) in this folder{hint}")
         first = read_image_rgb(self.files[0])
         height, width = first.shape[:2]
         check_size(width, height, str(folder))
