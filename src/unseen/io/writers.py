@@ -70,7 +70,8 @@ def check_replaceable(out: Path, names: Iterable[str] | None = None) -> None:
             )
     elif not video:
         raise UnseenError(
-            f"{out}: is a file, and unseen writes a folder of PNG frames at this path; nothing was touched (choose another --out)"
+            f"{out}: is {'a link' if out.is_symlink() else 'a file'}, and unseen writes a folder of PNG frames at this path; "
+            "nothing was touched (choose another --out)"
         )
 
 
