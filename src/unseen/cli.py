@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import re
 import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import NoReturn
 
 from unseen.errors import Terminated, UnseenError
 
@@ -26,6 +29,7 @@ def _cmd_remove(args: argparse.Namespace) -> int:
         delay=args.delay,
         backend=args.backend,
         threads=args.threads,
+        allow_short=args.allow_short,
         **_mask_options(args),
     )
     run_remove(opts)
@@ -36,7 +40,14 @@ def _cmd_masks(args: argparse.Namespace) -> int:
     from unseen.jobs.masks_preview import run_masks_preview
     from unseen.jobs.remove import RemoveOptions
 
-    opts = RemoveOptions(input=args.input, out=args.out, overwrite=args.overwrite, progress=not args.quiet, **_mask_options(args))
+    opts = RemoveOptions(
+        input=args.input,
+        out=args.out,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+        allow_short=args.allow_short,
+        **_mask_options(args),
+    )
     run_masks_preview(opts)
     return 0
 
@@ -51,6 +62,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_models(args: argparse.Namespace) -> int:
     from unseen.model.summary import print_presets, time_step
 
+    _check_frame_size(args.width, args.height)
     print_presets(args.height, args.width)
     if args.time:
         backends = tuple(b.strip() for b in args.backends.split(",") if b.strip())
@@ -100,8 +112,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from unseen.eval.run import EvalConfig, evaluate
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if not Path(args.data).is_dir():
+        raise UnseenError(f"{args.data}: no such folder (give a DAVIS/YouTube-VOS-style folder, a folder of videos or of frame folders)")
     if args.frames < 2:
         raise UnseenError("--frames must be at least 2")
+    _check_frame_size(args.width, args.height)
     config = EvalConfig(
         methods=methods, weights=args.weights, width=args.width, height=args.height, frames=args.frames,
         max_clips=args.max_clips, seed=args.seed, ssim_default_window=args.ssim7, real=args.real,
@@ -122,6 +137,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if args.what == "speed":
         from unseen.bench.speed import run_speed_bench
 
+        if min(args.frames, args.naive_frames, args.hd_frames) < 1 or min(args.warmup, args.soak, args.threads) < 0:
+            raise UnseenError("--frames, --naive-frames and --hd-frames must be 1 or more; --warmup, --soak and --threads 0 or more")
+
         backends = tuple(b.strip() for b in args.backends.split(",") if b.strip())
         if args.load < 0:
             raise UnseenError("--load must be 0 or more busy processes")
@@ -140,20 +158,42 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     else:
         from unseen.bench.live import run_live_bench
 
-        run_live_bench(
-            clients=tuple(int(c) for c in args.clients.split(",")), seconds=args.seconds, weights=args.weights, browser=not args.no_browser
-        )
+        try:
+            clients = tuple(int(c) for c in args.clients.split(","))
+        except ValueError:
+            raise UnseenError(f"--clients {args.clients!r}: expected client counts like 1,2,4") from None
+        if not clients or min(clients) < 1 or not args.seconds > 0:
+            raise UnseenError("--clients must be 1 or more each, and --seconds more than 0")
+        run_live_bench(clients=clients, seconds=args.seconds, weights=args.weights, browser=not args.no_browser)
     return 0
+
+
+OVERWRITE_HELP = "replace --out if it is unseen's own output (a video file, or a folder of nothing but its PNG frames)"
+ALLOW_SHORT_HELP = "accept a truncated input (it ends before the frames it lists) with a warning, instead of an error"
+
+
+def _check_frame_size(width: int, height: int) -> None:
+    """--width/--height of models and eval: a frame size the network can run at."""
+    if not (8 <= width <= 8192 and 8 <= height <= 8192):
+        raise UnseenError(f"--width {width} --height {height}: each must be between 8 and 8192 pixels")
 
 
 def _add_mask_args(p: argparse.ArgumentParser) -> None:
     """Where the holes come from: mask files, a tracked box, or a detector with class names; and their hygiene."""
-    p.add_argument("--masks", help="mask folder (PNG per frame), one PNG for all frames, or a mask video")
-    p.add_argument("--box", help="x,y,w,h box around the object on frame --at; it is segmented and tracked")
+    which = p.add_mutually_exclusive_group()  # the usage line shows that these exclude each other
+    which.add_argument("--masks", help="mask folder (PNG per frame), one PNG for all frames, or a mask video")
+    which.add_argument(
+        "--box", help="x,y,w,h box around the object on frame --at; it is segmented and tracked (--box=-4,0,50,60 or --box -4,0,50,60)"
+    )
+    which.add_argument("--remove", help="COCO class names to remove, e.g. bottle,cup (needs --detector)")
     p.add_argument("--at", type=int, default=0, help="frame index the --box refers to (default 0)")
-    p.add_argument("--remove", help="COCO class names to remove, e.g. bottle,cup (needs --detector)")
     p.add_argument("--detector", help="RTMDet-Ins (mmdeploy) or YOLO-seg (ultralytics) .onnx model")
-    p.add_argument("--detector-kind", default="auto", choices=["auto", "rtmdet", "yolo"])
+    p.add_argument(
+        "--detector-kind",
+        default="auto",
+        choices=["auto", "rtmdet", "yolo"],
+        help="the --detector's output layout (default auto: from its outputs)",
+    )
     p.add_argument("--score", type=float, default=0.3, help="detector score threshold (default 0.3)")
     p.add_argument("--min-area", type=int, default=0, help="ignore hole components smaller than N pixels")
     p.add_argument("--hold", type=int, default=0, help="keep pixels in the hole N frames after last seen (default 3 with --detector)")
@@ -185,32 +225,46 @@ def _mask_options(args: argparse.Namespace) -> dict:
     }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with unseen's one-line errors: `unseen: error: ...`, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"unseen: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(prog="unseen", description="Remove objects from video, online and in real time.")
+    parser = _Parser(prog="unseen", description="Remove objects from video, online and in real time.")
     from unseen import __version__
 
     parser.add_argument("--version", action="version", version=f"unseen {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("remove", help="remove masked objects from a video file or frame folder")
-    p.add_argument("input", help="video file (mp4, mkv, avi, webm, h264, h265) or folder of frames")
-    p.add_argument("--out", required=True, help="output .mp4/.mkv, or a folder for PNG frames")
+    p = sub.add_parser(
+        "remove",
+        help="remove masked objects from a video file or frame folder",
+        epilog="A frame whose hole covers more than 80% of it has too little left to fill from: it is passed through "
+        "unchanged, with a warning naming the frames.",
+    )
+    p.add_argument("input", help="video file (mp4, mkv, mov, avi, webm, h264, h265) or folder of frames")
+    p.add_argument("--out", required=True, help="output .mp4/.mkv/.mov (H.264), or a folder for PNG frames")
     _add_mask_args(p)
     p.add_argument("--method", default="model", help="inpainter: model (default), memory or telea")
     p.add_argument("--weights", default="small", help="model weights: preset name (shipped) or .safetensors path")
     p.add_argument("--crf", type=int, default=18, help="H.264 quality for video output (0 = lossless, default 18)")
     p.add_argument("--delay", type=int, default=0, help="let the model batch K+1 frames, K frames behind (default 0: none)")
     _add_engine_args(p)
-    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
+    p.add_argument("--allow-short", action="store_true", help=ALLOW_SHORT_HELP)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_remove)
 
     p = sub.add_parser("masks", help="preview masks: write the video with the masks drawn over it")
-    p.add_argument("input", help="video file or folder of frames")
-    p.add_argument("--out", required=True, help="output .mp4, or a folder for PNG frames")
+    p.add_argument("input", help="video file (mp4, mkv, mov, avi, webm, h264, h265) or folder of frames")
+    p.add_argument("--out", required=True, help="output .mp4/.mkv/.mov, or a folder for PNG frames")
     _add_mask_args(p)
-    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
+    p.add_argument("--allow-short", action="store_true", help=ALLOW_SHORT_HELP)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_masks)
 
@@ -223,8 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("models", help="list model presets with parameter counts and GFLOPs per frame")
-    p.add_argument("--height", type=int, default=288)
-    p.add_argument("--width", type=int, default=480)
+    p.add_argument("--height", type=int, default=288, help="frame height in pixels for the GFLOPs and timings (default 288)")
+    p.add_argument("--width", type=int, default=480, help="frame width in pixels for the GFLOPs and timings (default 480)")
     p.add_argument("--time", action="store_true", help="also measure CPU time per frame of --weights for each backend")
     p.add_argument("--weights", default="small", help="weights to time (preset or path)")
     p.add_argument(
@@ -260,8 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--methods", default="telea,memory,model", help="comma-separated: telea, memory, model, or .safetensors paths")
     p.add_argument("--weights", default="small", help="weights for `model` (preset or path)")
     p.add_argument("--frames", type=int, default=40, help="at most this many frames per clip (default 40)")
-    p.add_argument("--width", type=int, default=432)
-    p.add_argument("--height", type=int, default=240)
+    p.add_argument("--width", type=int, default=432, help="clips are resized to this width in pixels (default 432)")
+    p.add_argument("--height", type=int, default=240, help="clips are resized to this height in pixels (default 240)")
     p.add_argument("--max-clips", type=int, default=0, help="only the first N clips (default all)")
     p.add_argument("--seed", type=int, default=0, help="mask seed (default 0)")
     p.add_argument("--ssim7", action="store_true", help="also SSIM with the default 7-pixel window")
@@ -275,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_eval)
 
     p = sub.add_parser("bench", help="benchmarks that print figures: speed (engine vs baselines) or live (server round trip)")
-    p.add_argument("what", choices=["speed", "live"])
+    p.add_argument("what", choices=["speed", "live"], help="speed: every method in one run; live: the server's round trip")
     p.add_argument("--weights", default="small", help="model weights (preset or path)")
     p.add_argument("--frames", type=int, default=1000, help="speed: timed frames per method (default 1000)")
     p.add_argument("--warmup", type=int, default=30, help="speed: untimed frames first (default 30)")
@@ -303,6 +357,10 @@ def build_parser() -> argparse.ArgumentParser:
 _EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
 
 
+# errors of the machine around unseen (a full disk, a read-only or vanished drive), not bugs: one line, exit 2
+_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EACCES, errno.EPERM}
+
+
 def _raise_terminated(signum: int, frame: object) -> None:
     raise Terminated(signum)
 
@@ -325,10 +383,23 @@ def _terminate_like_interrupt() -> Iterator[None]:
             signal.signal(signum, handler)
 
 
+def _join_dash_values(argv: Sequence[str]) -> list[str]:
+    """`--box -10,0,50,50` -> `--box=-10,0,50,50`: argparse would take a value starting with '-' for an option."""
+    out: list[str] = []
+    args = iter(argv)
+    for arg in args:
+        value = next(args, None) if arg == "--box" else None
+        if value is not None and re.fullmatch(r"-[0-9.][0-9.,-]*", value):
+            out.append(f"--box={value}")
+        else:
+            out.extend(a for a in (arg, value) if a is not None)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run a subcommand; user errors become one line on stderr and exit code 2."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_join_dash_values(sys.argv[1:] if argv is None else argv))
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
@@ -337,6 +408,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(args.func(args) or 0)
     except UnseenError as exc:
         print(f"unseen: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if exc.errno not in _ENVIRONMENT_ERRNOS:
+            raise
+        print(f"unseen: error: {exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}", file=sys.stderr)
         return 2
     except Terminated as exc:
         print(f"unseen: stopped by {signal.Signals(exc.signum).name}", file=sys.stderr)

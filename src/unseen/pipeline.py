@@ -14,6 +14,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -35,6 +36,7 @@ class RunCounts:
     holes: int = 0  # frames whose mask had a hole
     first_output_s: float | None = None  # seconds from the call to the first frame reaching the sink
     busy_s: dict[str, float] = field(default_factory=dict)  # seconds each stage spent working (decode, masks, inpaint, sink)
+    passed: list[list[int]] = field(default_factory=list)  # [first, last] index of each run of frames passed through
 
 
 class _End:
@@ -105,9 +107,15 @@ def run(
     sink: Callable[[np.ndarray], object],
     progress: Callable[[int], object] | None = None,
     queue_frames: int = QUEUE_FRAMES,
+    timestamps: Callable[[], object] | None = None,
+    max_hole: float = 1.0,
 ) -> RunCounts:
     """Read uint8 RGB (H, W, 3) frames, get each one's bool (H, W) hole from `masks(frame)`, inpaint online, and
-    give the results to `sink` in input order; `progress(1)` is called per frame inpainted. Returns the counts."""
+    give the results to `sink` in input order; `progress(1)` is called per frame inpainted. Returns the counts.
+
+    With `timestamps`, it is called right after each frame is read (e.g. the source's time of that frame) and
+    the sink gets `sink(frame, time)`. Frames whose hole covers more than `max_hole` (0..1) of the frame are
+    passed through unchanged (nothing to fill from); `RunCounts.passed` lists their runs."""
     start = time.perf_counter()
     stop = threading.Event()
     errors: list[BaseException] = []
@@ -121,22 +129,26 @@ def run(
         while True:
             t = time.perf_counter()
             frame = next(source, None)
+            stamp = timestamps() if timestamps is not None and frame is not None else None
             busy["decode"] += time.perf_counter() - t
             if frame is None:
                 return
-            decoded.put(frame)
+            decoded.put((frame, stamp))
 
     def mask() -> None:
-        for frame in decoded.items():
+        for frame, stamp in decoded.items():
             t = time.perf_counter()
             hole = masks(frame)
             busy["masks"] += time.perf_counter() - t
-            masked.put((frame, hole))
+            masked.put((frame, hole, stamp))
 
     def write() -> None:
-        for out in finished.items():
+        for out, stamp in finished.items():
             t = time.perf_counter()
-            sink(out)
+            if timestamps is None:
+                sink(out)
+            else:
+                sink(out, stamp)
             busy["sink"] += time.perf_counter() - t
             if counts.first_output_s is None:
                 counts.first_output_s = time.perf_counter() - start
@@ -146,21 +158,31 @@ def run(
     writer = _worker("sink", write, None, errors, stop)
     try:
         try:
-            for frame, hole in masked.items():
+            stamps: deque = deque()  # input times of the frames inside the inpainter, oldest first
+            for frame, hole, stamp in masked.items():
+                index = counts.frames
                 counts.frames += 1
                 counts.holes += bool(hole.any())
                 t = time.perf_counter()
-                done = inpainter.push(frame, hole)
+                if hole.mean() > max_hole:  # nothing to fill from: finish what waits, then the frame as it is
+                    done = [*inpainter.flush(), frame]
+                    if counts.passed and counts.passed[-1][1] == index - 1:
+                        counts.passed[-1][1] = index
+                    else:
+                        counts.passed.append([index, index])
+                else:
+                    done = inpainter.push(frame, hole)
                 busy["inpaint"] += time.perf_counter() - t
+                stamps.append(stamp)
                 for out in done:
-                    finished.put(out)
+                    finished.put((out, stamps.popleft()))
                 if progress is not None:
                     progress(1)
             t = time.perf_counter()
             done = inpainter.flush()
             busy["inpaint"] += time.perf_counter() - t
             for out in done:
-                finished.put(out)
+                finished.put((out, stamps.popleft()))
             finished.put(_End())
         except _Stop:
             pass  # another stage failed: its error is in `errors`

@@ -87,9 +87,56 @@ def test_missing_and_corrupt_inputs_raise_clear_errors(tmp_path: Path):
     empty.mkdir()
     with pytest.raises(UnseenError, match="no image frames"):
         open_frames(empty)
+    (empty / "clip.mp4").write_bytes(b"")
+    with pytest.raises(UnseenError, match=r"it holds videos \(clip.mp4\): give one of them as the input"):
+        open_frames(empty)
 
 
 def test_absurd_frame_size_is_refused(tmp_path: Path):
     write_pngs(tmp_path, np.zeros((1, 4, 4, 3), np.uint8))
     with pytest.raises(UnseenError, match="outside the supported range"):
         open_frames(tmp_path)
+
+
+def test_repeated_frame_stems_never_overwrite_each_other(tmp_path: Path, capsys):
+    frames, _, _ = moving_square_clip(4, 32, 48)
+    write_pngs(tmp_path / "in", frames[:2], ["a.png", "b.png"])
+    import cv2
+
+    for i, name in enumerate(["a.jpg", "b.jpg"]):  # the same stems as JPEGs, and one of another size
+        image = frames[2 + i] if i == 0 else cv2.resize(frames[3], (24, 16))
+        cv2.imwrite(str(tmp_path / "in" / name), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    with open_frames(tmp_path / "in") as src, open_writer(tmp_path / "out", src.info, names=src.info.names) as w:
+        for f in src:
+            w.write(f)
+        w.commit()
+    err = capsys.readouterr().err
+    assert "numbering the output frames" in err and "b.jpg is 24x16, the first frame 48x32" in err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"{i:05d}.png" for i in range(4)]
+
+
+def test_video_writer_keeps_times_and_survives_times_going_back(tmp_path: Path):
+    import av
+
+    from unseen.io.frames import SourceInfo
+
+    frames, _, _ = moving_square_clip(8, 32, 48)
+    times = [10.0, 10.04, 10.2, 10.24, 0.0, 0.04, 0.08, 0.5]  # starts late, a gap, then a splice back to 0
+    with open_writer(tmp_path / "o.mp4", SourceInfo(48, 32, 25.0, 8)) as w:
+        for f, t in zip(frames, times, strict=True):
+            w.write_at(f, t)
+        w.commit()
+    with av.open(str(tmp_path / "o.mp4")) as c:
+        got = [round(f.time, 3) for f in c.decode(c.streams.video[0])]
+    assert got == [0.0, 0.04, 0.2, 0.24, 0.28, 0.32, 0.36, 0.78]
+
+
+def test_a_video_changing_size_midway_is_resized_with_a_note(tmp_path: Path, capsys):
+    big, _, _ = moving_square_clip(3, 64, 96)
+    small, _, _ = moving_square_clip(3, 32, 48)
+    write_video(tmp_path / "a.h264", big)
+    write_video(tmp_path / "b.h264", small)
+    (tmp_path / "ab.h264").write_bytes((tmp_path / "a.h264").read_bytes() + (tmp_path / "b.h264").read_bytes())
+    with open_frames(tmp_path / "ab.h264") as src:
+        assert [f.shape for f in src] == [(64, 96, 3)] * 6
+    assert "frame 3 is 48x32, the first 96x64" in capsys.readouterr().err

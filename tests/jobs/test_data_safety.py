@@ -99,6 +99,7 @@ def test_overwrite_replaces_unseen_own_outputs(project: Path, tmp_path: Path):
     out = tmp_path / "out"
     argv = _remove(named, project / "masks", out)
     assert main(argv) == 0
+    (out / ".DS_Store").write_bytes(b"Finder was here")
     assert main(argv + ["--overwrite"]) == 0  # a folder of frames named after the input: unseen's own
     assert sorted(p.name for p in out.iterdir()) == sorted(f"shot_{i}.png" for i in range(8))
     video = tmp_path / "o.mp4"
@@ -140,3 +141,32 @@ def test_kill_mid_write_leaves_no_partial_output(tmp_path: Path, sig, code, out_
             proc.kill()
     assert proc.returncode == code, err.decode()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "logo.png"]
+
+
+def test_a_hard_link_to_the_input_is_the_input(project: Path, capsys):
+    os.link(project / "in.mp4", project / "link.mp4")
+    before = _snapshot(project)
+    assert main(_remove(project / "in.mp4", project / "masks", project / "link.mp4", "--overwrite")) == 2
+    assert "never replaces its inputs" in _last_err(capsys)
+    assert _snapshot(project) == before
+
+
+def test_a_full_disk_is_one_line_and_leaves_nothing(project: Path, monkeypatch, capsys):
+    import errno
+
+    import unseen.io.writers as writers
+
+    calls = {"n": 0}
+    original = writers.encode_rgb
+
+    def disk_fills_up(container, stream, frame, pts):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        original(container, stream, frame, pts)
+
+    monkeypatch.setattr(writers, "encode_rgb", disk_fills_up)
+    before = _snapshot(project)
+    assert main(_remove(project / "in.mp4", project / "masks", project / "out.mp4")) == 2
+    assert _last_err(capsys) == "unseen: error: No space left on device"
+    assert _snapshot(project) == before

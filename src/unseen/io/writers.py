@@ -21,9 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from unseen.errors import UnseenError
-from unseen.io.frames import SourceInfo
+from unseen.io.frames import IMAGE_EXTENSIONS, SourceInfo
 
 VIDEO_OUT_EXTENSIONS = (".mp4", ".mkv", ".mov")
+TIME_BASE = Fraction(1, 90000)  # video output timestamps (the MPEG clock)
 
 
 def encode_rgb(container, stream, frame: np.ndarray, pts: int) -> None:
@@ -39,12 +40,16 @@ def encode_rgb(container, stream, frame: np.ndarray, pts: int) -> None:
 def _same_or_inside(path: Path, folder: Path) -> bool:
     """True when `path` is `folder` itself or lies somewhere inside it (links resolved)."""
     p, f = path.resolve(), folder.resolve()
-    return p == f or f in p.parents
+    return p == f or f in p.parents or (p.is_file() and f.is_file() and os.path.samefile(p, f))  # hard links too
+
+
+OS_LITTER = (".DS_Store", "Thumbs.db", "desktop.ini")  # written by file browsers into any folder they show
 
 
 def is_frame_name(name: str, names: Iterable[str] | None = None) -> bool:
-    """True for a file name the PNG-folder writer itself would use: 00000.png, ... or an input frame's stem + .png."""
-    if re.fullmatch(r"\d{5,}\.png", name):
+    """True for a file name the PNG-folder writer itself would use (00000.png, ... or an input frame's stem + .png), or
+    a file browser's litter (.DS_Store, Thumbs.db), which replacing the folder may remove."""
+    if re.fullmatch(r"\d{5,}\.png", name) or name in OS_LITTER:
         return True
     return names is not None and name.endswith(".png") and name[:-4] in {Path(n).stem for n in names}
 
@@ -65,7 +70,8 @@ def check_replaceable(out: Path, names: Iterable[str] | None = None) -> None:
             )
     elif not video:
         raise UnseenError(
-            f"{out}: is a file, and unseen writes a folder of PNG frames at this path; nothing was touched (choose another --out)"
+            f"{out}: is {'a link' if out.is_symlink() else 'a file'}, and unseen writes a folder of PNG frames at this path; "
+            "nothing was touched (choose another --out)"
         )
 
 
@@ -73,6 +79,9 @@ def check_output_path(out: str | Path, overwrite: bool, keep: Iterable[str | Pat
     """Refuse an output that is or holds one of the `keep` paths (input, masks), an existing output (unless overwrite and
     it is unseen's own kind of output), and an output folder that is missing or unwritable."""
     out = Path(out)
+    suffix = out.suffix.lower()
+    if suffix in (".avi", ".webm", ".gif", ".h264", ".h265") or suffix in IMAGE_EXTENSIONS:
+        raise UnseenError(f"{out}: writing {out.suffix} is not supported; use .mp4, .mkv, .mov or a folder for PNG frames")
     for kept in keep:
         if kept and Path(kept).exists() and _same_or_inside(Path(kept), out):
             raise UnseenError(f"{out}: this is or holds the input {kept}; unseen never replaces its inputs, choose another --out")
@@ -90,9 +99,9 @@ def check_output_path(out: str | Path, overwrite: bool, keep: Iterable[str | Pat
 
 @contextmanager
 def _signals_deferred() -> Iterator[None]:
-    """Hold back SIGINT/SIGTERM (delivered right after) so a rename sequence is never cut in half."""
+    """Hold back SIGINT, SIGTERM and SIGHUP (delivered right after) so a rename or clean-up is never cut in half."""
     can_block = hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread()
-    held = {signal.SIGINT, signal.SIGTERM}
+    held = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP} if can_block else set()
     if can_block:
         signal.pthread_sigmask(signal.SIG_BLOCK, held)
     try:
@@ -121,6 +130,10 @@ class FrameWriter:
     def write(self, frame: np.ndarray) -> None:
         """Append one uint8 RGB frame (H, W, 3)."""
         raise NotImplementedError
+
+    def write_at(self, frame: np.ndarray, time: float | None) -> None:
+        """Append one uint8 RGB frame (H, W, 3) shown at `time` seconds (the input frame's own time; None: unknown)."""
+        self.write(frame)
 
     def _finish(self) -> None:
         """Flush and close the temporary output."""
@@ -168,6 +181,12 @@ class PngFolderWriter(FrameWriter):
 
     def __init__(self, out: Path, names: list[str] | None, overwrite: bool = False) -> None:
         super().__init__(out, overwrite)
+        if names is not None and len({Path(n).stem for n in names}) < len(names):
+            print(
+                "unseen: note: input frame names repeat without their extension (a.jpg, a.png); numbering the output frames 00000.png, ...",
+                file=sys.stderr,
+            )
+            names = None  # one output file per frame, never one frame over another
         self.names = names
         self.tmp.mkdir()
 
@@ -214,7 +233,12 @@ class VideoWriter(FrameWriter):
         self.stream.options = {"crf": str(crf), "preset": "veryfast" if crf > 0 else "medium"}
         if crf == 0:
             self.stream.options["qp"] = "0"
-        self.stream.time_base = Fraction(1, 1) / rate
+        # a clock fine enough to keep each frame's own time (variable frame rate)
+        self.stream.time_base = self.stream.codec_context.time_base = TIME_BASE
+        self.step = max(1, round(1 / (rate * TIME_BASE)))  # one nominal frame, in TIME_BASE units
+        self.first_time: float | None = None
+        self.last_pts = -1
+        self.end_pts = 0  # where the last frame written ends, in TIME_BASE units
         if self.audio_from is not None:
             self._add_audio()
 
@@ -235,14 +259,58 @@ class VideoWriter(FrameWriter):
             self.audio_mode = "encode"
 
     def write(self, frame: np.ndarray) -> None:
-        encode_rgb(self.container, self.stream, frame, self.count)
+        self.write_at(frame, None)
+
+    def write_at(self, frame: np.ndarray, time: float | None) -> None:
+        pts = self.end_pts  # no time: the next slot at the nominal frame rate
+        if time is not None:
+            if self.first_time is None:
+                self.first_time = time
+            timed = round((time - self.first_time) / TIME_BASE)
+            if timed > self.last_pts:
+                pts = timed
+            else:  # time went back (a spliced or broken file): one nominal frame on, and count on from here
+                self.first_time = time - float(pts * TIME_BASE)
+        encode_rgb(self.container, self.stream, frame, pts)
+        self.last_pts, self.end_pts = pts, pts + self.step
         self.count += 1
+
+    def copy_streams_from(self, src: Path) -> bool:
+        """Replace what was encoded by `src`'s own video (and audio) packets, copied without re-encoding; False (the
+        encoded output is kept) when they cannot be copied into this container frame for frame."""
+        import av
+
+        self._finish()
+        alt = self.tmp.with_name(f"{self.tmp.stem}.copy{self.tmp.suffix}")
+        video_packets = 0
+        try:
+            with av.open(str(src)) as inp, av.open(str(alt), "w", format=self._format(self.out)) as out:
+                streams = [inp.streams.video[0], *inp.streams.audio[:1]]
+                targets = {s.index: out.add_stream_from_template(s) for s in streams}
+                if self.info.rotation:
+                    targets[streams[0].index].set_display_rotation(self.info.rotation)
+                for packet in inp.demux(streams):
+                    if not packet.size:  # the demuxer's end-of-stream marker
+                        continue
+                    video_packets += packet.stream.type == "video"
+                    packet.stream = targets[packet.stream.index]
+                    out.mux(packet)
+        except (av.error.FFmpegError, ValueError, TypeError):
+            video_packets = -1
+        except BaseException:
+            alt.unlink(missing_ok=True)
+            raise
+        if video_packets != self.count:
+            alt.unlink(missing_ok=True)
+            return False
+        os.replace(alt, self.tmp)
+        return True
 
     def _mux_audio(self) -> None:
         import av
 
         src = self.audio_in.streams.audio[0]
-        duration = self.count / self.info.fps
+        duration = float(self.end_pts * TIME_BASE)
         try:
             if self.audio_mode == "copy":
                 for packet in self.audio_in.demux(src):
@@ -290,6 +358,4 @@ def open_writer(
     out = check_output_path(out, overwrite, (info.path, *keep), names)
     if out.suffix.lower() in VIDEO_OUT_EXTENSIONS:
         return VideoWriter(out, info, overwrite, crf, info.path if info.has_audio else None)
-    if out.suffix and out.suffix.lower() in (".avi", ".webm", ".gif", ".h264", ".h265"):
-        raise UnseenError(f"{out}: writing {out.suffix} is not supported; use .mp4, .mkv, .mov or a folder for PNG frames")
     return PngFolderWriter(out, names, overwrite)

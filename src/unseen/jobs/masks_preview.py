@@ -9,7 +9,7 @@ import numpy as np
 
 from unseen.io.frames import open_frames
 from unseen.io.writers import check_output_path, open_writer
-from unseen.jobs.remove import RemoveOptions, build_mask_source, inputs_of
+from unseen.jobs.remove import RemoveOptions, build_mask_source, check_complete, inputs_of
 
 
 def overlay(frame: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int] = (0, 255, 80)) -> np.ndarray:
@@ -35,7 +35,8 @@ def run_masks_preview(opts: RemoveOptions) -> None:
             with open_writer(opts.out, source.info, opts.overwrite, opts.crf, source.info.names, inputs_of(opts)) as writer:
                 total = source.info.frame_count or None
                 for frame in tqdm(source, total=total, unit="frame", disable=not opts.progress, file=sys.stderr):
-                    writer.write(overlay(frame, masks(frame)))
+                    writer.write_at(overlay(frame, masks(frame)), source.last_time)
+                check_complete(source, opts.allow_short)
                 out = writer.commit()
         finally:
             masks.close()

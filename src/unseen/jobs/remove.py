@@ -12,10 +12,11 @@ from unseen.engine.registry import make_inpainter
 from unseen.errors import UnseenError
 from unseen.io.frames import FrameSource, open_frames
 from unseen.io.masks import MaskFiles
-from unseen.io.writers import FrameWriter, check_output_path, open_writer
+from unseen.io.writers import FrameWriter, VideoWriter, check_output_path, open_writer
 from unseen.masks.source import CleanMaskSource, DilatedMaskSource, IteratorMaskSource, MaskSource
 
 DEFAULT_DILATE = 4
+MAX_HOLE_SHARE = 0.8  # frames whose hole covers more than this share are passed through unchanged
 
 
 @dataclass
@@ -43,6 +44,7 @@ class RemoveOptions:
     score: float = 0.3
     min_area: int = 0  # drop hole components smaller than this (pixels)
     hold: int = 0  # temporal hysteresis: keep a pixel in the hole this many frames after it was last detected
+    allow_short: bool = False  # accept a truncated input (fewer frames decoded than its index lists), with a warning
 
 
 @dataclass
@@ -64,6 +66,26 @@ def inputs_of(opts: RemoveOptions) -> tuple[str | None, ...]:
     return (opts.input, opts.masks, opts.detector)
 
 
+def check_at(at: int, frames: int) -> None:
+    """Refuse a --box frame index outside the input (`frames`: the input's frame count, 0 when unknown)."""
+    if at < 0:
+        raise UnseenError(f"--at {at}: a frame index is 0 or more")
+    if frames and at >= frames:
+        raise UnseenError(f"--at {at}: the input has {frames} frames (0..{frames - 1})")
+
+
+def check_complete(source: FrameSource, allow_short: bool) -> None:
+    """A file that ended before the frames it lists (truncated): an error, or a warning with --allow-short."""
+    short = source.shortfall()
+    if short is None:
+        return
+    decoded, expected = short
+    what = f"{source.info.path or 'the input'}: only {decoded} of the {expected} frames the file lists could be decoded (truncated or damaged file)"
+    if not allow_short:
+        raise UnseenError(f"{what}; nothing was written. Pass --allow-short to accept the {decoded} frames")
+    print(f"unseen: warning: {what}; writing those {decoded} frames (--allow-short)", file=sys.stderr)
+
+
 def build_mask_source(opts: RemoveOptions, source: FrameSource) -> MaskSource:
     """Mask files, a box to track, or a detector with class names; cleaned and dilated as asked."""
     chosen = [bool(opts.masks), bool(opts.box), bool(opts.remove or opts.detector)]
@@ -71,6 +93,8 @@ def build_mask_source(opts: RemoveOptions, source: FrameSource) -> MaskSource:
         raise UnseenError(
             "give exactly one of --masks (mask files), --box (x,y,w,h of the object) or --remove CLASSES --detector MODEL.onnx"
         )
+    if opts.at and not opts.box:
+        raise UnseenError("--at is the frame --box refers to; it needs --box")
     hold = opts.hold
     if opts.masks:
         files = MaskFiles(opts.masks, source.info)
@@ -79,6 +103,7 @@ def build_mask_source(opts: RemoveOptions, source: FrameSource) -> MaskSource:
     elif opts.box:
         from unseen.masks.tracker import BoxTrackerSource, parse_box
 
+        check_at(opts.at, source.info.frame_count)
         inner = BoxTrackerSource(parse_box(opts.box, source.info.width, source.info.height), start=opts.at)
         dil = 2 if opts.dilate is None else opts.dilate
     else:
@@ -96,15 +121,31 @@ def build_mask_source(opts: RemoveOptions, source: FrameSource) -> MaskSource:
     return DilatedMaskSource(inner, dil) if dil else inner
 
 
-def process(source: FrameSource, masks: MaskSource, inpainter: Inpainter, writer: FrameWriter, progress: bool = True) -> tuple[int, int]:
-    """Run the online loop (decode, masks, inpainter and writer overlap in threads); returns (frames written, frames that had a hole)."""
+def process(
+    source: FrameSource,
+    masks: MaskSource,
+    inpainter: Inpainter,
+    writer: FrameWriter,
+    progress: bool = True,
+    max_hole: float = MAX_HOLE_SHARE,
+) -> tuple[int, int]:
+    """Run the online loop (decode, masks, inpainter and writer overlap in threads); returns (frames written, frames
+    that had a hole). Each frame keeps its input time; frames whose hole covers more than `max_hole` of the frame
+    (0..1) are passed through unchanged, with one warning per run of such frames."""
     from tqdm import tqdm
 
     from unseen.pipeline import run
 
     total = source.info.frame_count or None
     with tqdm(total=total, unit="frame", disable=not progress, dynamic_ncols=True, file=sys.stderr) as bar:
-        counts = run(source, masks, inpainter, writer.write, bar.update)
+        counts = run(source, masks, inpainter, writer.write_at, bar.update, timestamps=lambda: source.last_time, max_hole=max_hole)
+    for first, last in counts.passed:
+        frames = f"frame {first}" if first == last else f"frames {first}-{last}"
+        print(
+            f"unseen: warning: {frames}: the hole covers more than {max_hole:.0%} of the frame, too little to fill from; "
+            "passed through unchanged (inverted masks? white or non-zero = remove)",
+            file=sys.stderr,
+        )
     return writer.count, counts.holes
 
 
@@ -124,12 +165,30 @@ def run_remove(opts: RemoveOptions) -> RemoveReport:
                 count, holes = process(source, masks, inpainter, writer, opts.progress)
                 if count == 0:
                     raise UnseenError(f"{opts.input}: no frames could be read")
+                if opts.box and count <= opts.at:
+                    raise UnseenError(f"--at {opts.at}: the input has only {count} frames (0..{count - 1})")
+                check_complete(source, opts.allow_short)
+                copied = holes == 0 and _copy_input_streams(source, writer)
                 out = writer.commit()
             seconds = time.perf_counter() - start
         finally:
             masks.close()
     if holes == 0:
-        print("unseen: note: every mask was empty; the output is a copy of the input", file=sys.stderr)
+        if copied:
+            how = "the output holds the input's own streams, copied without re-encoding"
+        elif isinstance(writer, VideoWriter):
+            how = f"the output is the input re-encoded (H.264, crf {opts.crf}), not a bit-exact copy"
+        else:
+            how = "the output frames are the input frames, unchanged"
+        print(f"unseen: note: every mask was empty; {how}", file=sys.stderr)
     report = RemoveReport(out, count, seconds, holes)
     print(f"wrote {out}: {count} frames in {seconds:.1f} s ({report.fps:.1f} fps), method {opts.method}")
     return report
+
+
+def _copy_input_streams(source: FrameSource, writer: FrameWriter) -> bool:
+    """Nothing was removed: put the input video's own packets into a video output (True if that worked)."""
+    path = source.info.path
+    if not isinstance(writer, VideoWriter) or path is None or not path.is_file():
+        return False
+    return writer.copy_streams_from(path)
