@@ -13,6 +13,7 @@ from unseen.errors import UnseenError
 from unseen.io.frames import FrameSource, open_frames
 from unseen.io.masks import MaskFiles
 from unseen.io.writers import FrameWriter, check_output_path, open_writer
+from unseen.masks.builtin import builtin_classes, builtin_mask_source, parse_builtin
 from unseen.masks.source import CleanMaskSource, DilatedMaskSource, IteratorMaskSource, MaskSource
 
 DEFAULT_DILATE = 4
@@ -76,11 +77,16 @@ def build_mask_source(opts: RemoveOptions, source: FrameSource) -> MaskSource:
 
         inner = BoxTrackerSource(parse_box(opts.box, source.info.width, source.info.height), start=opts.at)
         dil = 2 if opts.dilate is None else opts.dilate
+    elif opts.remove and not opts.detector and parse_builtin(opts.remove):
+        inner = builtin_mask_source(opts.remove)  # person / hand / face from the bundled models
+        dil = DEFAULT_DILATE if opts.dilate is None else opts.dilate
     else:
         from unseen.masks.detectors import DetectorMaskSource, class_ids, load_segmenter
 
         if not (opts.remove and opts.detector):
-            raise UnseenError("--remove CLASSES needs --detector MODEL.onnx (RTMDet-Ins or YOLO-seg; see docs/MASKS.md), and vice versa")
+            raise UnseenError(
+                f"--remove {opts.remove or ''}: only {', '.join(builtin_classes())} work without --detector MODEL.onnx (RTMDet-Ins or YOLO-seg; see docs/MASKS.md); --detector needs --remove"
+            )
         inner = DetectorMaskSource(load_segmenter(opts.detector, opts.detector_kind, opts.score), class_ids(opts.remove))
         dil = DEFAULT_DILATE if opts.dilate is None else opts.dilate
         hold = 3 if hold == 0 else hold
