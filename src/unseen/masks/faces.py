@@ -14,11 +14,11 @@ from unseen.masks.source import MaskSource
 class FaceConfig:
     """Detection threshold and how far the ellipse reaches beyond the detector's box (eyes to mouth)."""
 
-    min_score: float = 0.5
-    widen: float = 1.35  # ellipse width / box width (cheeks and ears)
-    heighten: float = 1.7  # ellipse height / box height (forehead, hair line, chin)
-    lift: float = 0.12  # centre moved up by this share of the box height (the box sits low on the head)
-    hold_missing: int = 2  # frames the last faces are kept when the detector loses them
+    min_score: float = 0.5  # low: a missed face (a privacy leak) costs more than a false one
+    widen: float = 1.1  # ellipse width / box width (cheeks and ears)
+    heighten: float = 1.45  # ellipse height / box height (forehead, hair line, chin)
+    lift: float = 0.1  # centre moved up by this share of the box height (the box sits low on the head)
+    hold_missing: int = 3  # frames the last faces are kept when the detector loses them
 
 
 class FaceMaskSource(MaskSource):

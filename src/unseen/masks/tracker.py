@@ -51,12 +51,14 @@ class TrackerConfig:
     flow_margin: int = 64  # pixels around the object in which its motion is measured
     subtract_coverage: float = 0.6  # share of the object's surroundings with a known background for plain subtraction
     band: float = 0.08  # the band that may change each frame, as a share of sqrt(area), clamped to [4, margin] px
-    max_growth: float = 1.5  # the area may not exceed x times its reference (initial area x motion scale^2, drifting)
+    max_growth: float = 1.3  # the area may not exceed x times its reference (initial area x motion scale^2, drifting)
     max_shrink: float = 3.0  # ... nor fall below 1/x of it (shrinking cannot bleed, so this guard is looser)
     max_scale_step: float = 0.05  # the motion's scale counts at most this much per frame
     drift: float = 0.02  # rate at which the reference area follows the accepted areas
     colour_bins: int = 16  # per RGB channel, for the object/surroundings colour model
     colour_rate: float = 0.1  # how fast the colour model learns from each accepted frame
+    min_piece: float = 0.25  # a separate piece of the mask must hold this share of the largest piece's overlap with the prediction
+    drop_below: float = 0.2  # a predicted pixel whose object probability (by colour) is below this leaves the mask
     class_fill: float = 0.4  # a person/hand silhouette must cover this share of the box ...
     class_inside: float = 0.7  # ... and lie this much inside the box (grown by 20%) to be followed by its segmenter
 
@@ -86,8 +88,9 @@ def _fill_holes(mask: np.ndarray) -> np.ndarray:
     return m > 0
 
 
-def _clean(mask: np.ndarray, seed: np.ndarray) -> np.ndarray:
-    """Close small gaps, fill enclosed holes, keep the connected components that overlap `seed`."""
+def _clean(mask: np.ndarray, seed: np.ndarray, min_share: float = 0.0) -> np.ndarray:
+    """Close small gaps, fill enclosed holes, keep the connected components that overlap `seed` (and, with
+    `min_share`, hold at least that share of the largest one's overlap: a stray piece left on the background goes)."""
     import cv2
 
     m = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
@@ -95,11 +98,11 @@ def _clean(mask: np.ndarray, seed: np.ndarray) -> np.ndarray:
     n, labels = cv2.connectedComponents(m)
     if n <= 2:
         return m > 0
-    keep = np.unique(labels[seed & (m > 0)])
-    keep = keep[keep > 0]
-    if len(keep) == 0:
+    overlap = np.bincount(labels[seed & (m > 0)], minlength=n)
+    overlap[0] = 0
+    if overlap.max() == 0:
         return m > 0
-    return np.isin(labels, keep)
+    return (overlap >= max(1, min_share * overlap.max()))[labels]
 
 
 class ColourModel:
@@ -263,6 +266,7 @@ class BoxTrackerSource(MaskSource):
             fg[:] = False
             cv2.ellipse(fg.view(np.uint8), (x + w // 2, y + h // 2), (max(1, w // 2 - b), max(1, h // 2 - b)), 0, 0, 360, 1, -1)
         return _clean(fg, fg)
+
     def _motion(self, grey: np.ndarray) -> np.ndarray | None:
         """2x3 similarity transform of the object from the last frame to this one (None if unknown)."""
         import cv2
@@ -434,4 +438,9 @@ class BoxTrackerSource(MaskSource):
         new = fg & ~pred
         if new.any():
             fg[new] = self.colours.object_probability(frame[new]) > 0.5
-        return _clean(fg, pred)
+        # and a pixel it held leaves when its colour is clearly the surroundings' (an object walking off
+        # a background that was never seen: the prediction would stay on the uncovered background)
+        held = fg & pred
+        if held.any():
+            fg[held] = self.colours.object_probability(frame[held]) > cfg.drop_below
+        return _clean(fg, pred, cfg.min_piece)
