@@ -42,11 +42,13 @@ class HandConfig:
 
 @dataclass
 class Hand:
-    """One hand: keypoints (21, 2) in frame pixels (x, y), world keypoints (21, 3) in metres or None, handedness score."""
+    """One hand: keypoints (21, 2) in frame pixels (x, y), world keypoints (21, 3) in metres or None, handedness score
+    and label ('Left' / 'Right' as MediaPipe names them)."""
 
     points: np.ndarray
     world: np.ndarray | None
     score: float
+    side: str = ""
 
 
 def pixels_per_metre(points: np.ndarray, world: np.ndarray | None) -> float:
@@ -129,8 +131,9 @@ class HandLandmarks:
             world = None
             if k < len(result.hand_world_landmarks):
                 world = np.array([(m.x, m.y, m.z) for m in result.hand_world_landmarks[k]], np.float32)
-            score = result.handedness[k][0].score if k < len(result.handedness) and result.handedness[k] else 1.0
-            hands.append(Hand(points, world, float(score)))
+            category = result.handedness[k][0] if k < len(result.handedness) and result.handedness[k] else None
+            score, side = (category.score, category.category_name or "") if category is not None else (1.0, "")
+            hands.append(Hand(points, world, float(score), side))
         return hands
 
     def close(self) -> None:
@@ -149,6 +152,7 @@ class HandMaskSource(MaskSource):
         self.config = config or HandConfig()
         self.landmarks = landmarks or HandLandmarks(self.config)
         self.last: list[np.ndarray] = []
+        self.sides: list[str] = []  # handedness of each of `last`
         self.missing = 0
         self.hold = Hysteresis(self.config.hold) if self.config.hold > 0 else None
 
@@ -157,11 +161,12 @@ class HandMaskSource(MaskSource):
         hands = self.landmarks(frame)
         if hands:
             self.last = [hand_silhouette(hand, frame.shape[:2], self.config) for hand in hands]
+            self.sides = [hand.side for hand in hands]
             self.missing = 0
         else:
             self.missing += 1
             if self.missing > self.config.hold_missing:
-                self.last = []
+                self.last, self.sides = [], []
         return list(self.last)
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:

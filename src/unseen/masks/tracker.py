@@ -146,16 +146,18 @@ class ClassFollower:
 
     def __init__(self, kind: str, source: MaskSource) -> None:
         self.kind, self.source = kind, source
+        self.tag = ""  # the followed silhouette's tag (a hand's side)
 
-    def silhouettes(self, frame: np.ndarray) -> list[np.ndarray]:
-        """Separate silhouettes on this frame."""
+    def silhouettes(self, frame: np.ndarray) -> list[tuple[np.ndarray, str]]:
+        """Separate silhouettes on this frame, each with a tag that names it across frames (a hand's side, or '')."""
         import cv2
 
         if self.kind == "hand":
-            return self.source.hand_masks(frame)
+            masks = self.source.hand_masks(frame)
+            return list(zip(masks, self.source.sides, strict=True))
         mask = self.source.raw(frame)
         n, labels = cv2.connectedComponents(mask.astype(np.uint8))
-        return [labels == k for k in range(1, n)]
+        return [(labels == k, "") for k in range(1, n)]
 
     def close(self) -> None:
         self.source.close()
@@ -189,12 +191,13 @@ def find_class(frame: np.ndarray, box: tuple[int, int, int, int], config: Tracke
         except UnseenError:  # mediapipe missing: plain tracking
             return None
         best, best_fill = None, 0.0
-        for sil in follower.silhouettes(frame):
+        for sil, tag in follower.silhouettes(frame):
             fill, inside = box_fit(sil, box)
             if fill >= config.class_fill and inside >= config.class_inside and fill > best_fill:
-                best, best_fill = sil, fill
+                best, best_fill = (sil, tag), fill
         if best is not None:
-            return follower, best
+            follower.tag = best[1]
+            return follower, best[0]
         follower.close()
     return None
 
@@ -394,10 +397,15 @@ class BoxTrackerSource(MaskSource):
 
         reach = cv2.dilate(pred.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (6 * r + 1, 6 * r + 1))) > 0
         fg = np.zeros_like(pred)
-        for sil in self.follower.silhouettes(frame):
-            overlap = (sil & pred).sum()
-            if overlap > 0.2 * min(sil.sum(), pred.sum()):
+        found = self.follower.silhouettes(frame)
+        for sil, _ in found:
+            if (sil & pred).sum() > 0.2 * min(sil.sum(), pred.sum()):
                 fg |= sil & reach
+        if not fg.any() and self.follower.tag:
+            # lost and found again away from where it was kept (a fast hand): the one hand of the same side
+            same = [sil for sil, tag in found if tag == self.follower.tag]
+            if len(same) == 1:
+                fg = same[0]
         return fg
 
     def _segment_colour(self, frame: np.ndarray, grey: np.ndarray, pred: np.ndarray, r: int) -> np.ndarray:
