@@ -122,7 +122,7 @@ def test_box_around_a_hand_follows_it_with_the_landmarker(shared_data):
     hands = probe.hand_masks(frames[0])
     probe.close()
     target = max(hands, key=lambda m: m.sum())
-    tracker = BoxTrackerSource(bbox(target))
+    tracker = BoxTrackerSource(bbox(target), use_segmenters=True)
     check = HandLandmarks()
     try:
         first = tracker(frames[0])

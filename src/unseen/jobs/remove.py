@@ -75,7 +75,7 @@ def build_mask_source(opts: RemoveOptions, source: FrameSource) -> MaskSource:
     elif opts.box:
         from unseen.masks.tracker import BoxTrackerSource, parse_box
 
-        inner = BoxTrackerSource(parse_box(opts.box, source.info.width, source.info.height), start=opts.at)
+        inner = BoxTrackerSource(parse_box(opts.box, source.info.width, source.info.height), start=opts.at, use_segmenters=True)
         dil = 2 if opts.dilate is None else opts.dilate
     elif opts.remove and not opts.detector and parse_builtin(opts.remove):
         inner = builtin_mask_source(opts.remove)  # person / hand / face from the bundled models

@@ -205,12 +205,13 @@ def find_class(frame: np.ndarray, box: tuple[int, int, int, int], config: Tracke
 class BoxTrackerSource(MaskSource):
     """Mask source from a box on frame `start`: empty before it, the tracked object from it on.
 
-    `use_segmenters`: follow a person or a hand with the bundled segmenters when one fills the box.
+    `use_segmenters`: follow a person or a hand with the bundled segmenters when one fills the box (loading
+    them costs ~0.5-2 s on the first frame, so it is off unless asked; `unseen remove/masks --box` ask).
     `mode` says how the object is followed: "colour" (GrabCut / background), "person" or "hand".
     """
 
     def __init__(
-        self, box: tuple[int, int, int, int], start: int = 0, config: TrackerConfig | None = None, use_segmenters: bool = True
+        self, box: tuple[int, int, int, int], start: int = 0, config: TrackerConfig | None = None, use_segmenters: bool = False
     ) -> None:
         self.box = box
         self.start = start
