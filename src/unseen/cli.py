@@ -185,7 +185,7 @@ def _add_mask_args(p: argparse.ArgumentParser) -> None:
     which.add_argument(
         "--box", help="x,y,w,h box around the object on frame --at; it is segmented and tracked (--box=-4,0,50,60 or --box -4,0,50,60)"
     )
-    which.add_argument("--remove", help="COCO class names to remove, e.g. bottle,cup (needs --detector)")
+    which.add_argument("--remove", help="person, hand, face (bundled models), or COCO class names with --detector, e.g. bottle,cup")
     p.add_argument("--at", type=int, default=0, help="frame index the --box refers to (default 0)")
     p.add_argument("--detector", help="RTMDet-Ins (mmdeploy) or YOLO-seg (ultralytics) .onnx model")
     p.add_argument(
@@ -304,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--box", help="headless: x,y,w,h of the object on the first frame")
     p.add_argument("--masks", help="headless: mask files instead of --box")
     p.add_argument("--detector", help="RTMDet-Ins / YOLO-seg .onnx: the page offers COCO classes to remove (headless: with --remove)")
-    p.add_argument("--remove", help="headless: COCO class names to remove, with --detector")
+    p.add_argument("--remove", help="headless: person, hand, face; or COCO class names with --detector")
     p.add_argument("--overwrite", action="store_true", help="headless: replace --out if it exists")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_live)

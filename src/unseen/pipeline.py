@@ -243,6 +243,8 @@ def build_masks(spec: MaskSpec, info) -> MaskSource:
             "give exactly one of --masks (mask files), --box (x,y,w,h of the object) or --remove CLASSES (person, hand, face,"
             " or COCO classes with --detector MODEL.onnx)"
         )
+    if spec.at and spec.box is None:
+        raise UnseenError("--at is the frame --box refers to; it needs --box")
     hold = 0 if spec.hold is None else spec.hold
     dil = DILATE_FILES
     if spec.masks:
@@ -254,9 +256,8 @@ def build_masks(spec: MaskSpec, info) -> MaskSource:
         from unseen.masks.tracker import BoxTrackerSource, parse_box
 
         text = spec.box if isinstance(spec.box, str) else ",".join(str(v) for v in spec.box)
-        if info.frame_count and spec.at >= info.frame_count:
-            raise UnseenError(f"--at {spec.at}: the input has only {info.frame_count} frames (0..{info.frame_count - 1})")
-        inner = BoxTrackerSource(parse_box(text, info.width, info.height), start=spec.at)
+        check_at(spec.at, info.frame_count)
+        inner = BoxTrackerSource(parse_box(text, info.width, info.height), start=spec.at, use_segmenters=True)
         dil = DILATE_BOX
     else:
         inner = _class_source(spec, classes)
@@ -267,6 +268,16 @@ def build_masks(spec: MaskSpec, info) -> MaskSource:
     if spec.min_area or hold:
         inner = CleanMaskSource(inner, spec.min_area, hold)
     return DilatedMaskSource(inner, dil) if dil else inner
+
+
+def check_at(at: int, frames: int) -> None:
+    """Refuse a --box frame index outside the input (`frames`: the input's frame count, 0 when unknown)."""
+    from unseen.errors import UnseenError
+
+    if at < 0:
+        raise UnseenError(f"--at {at}: a frame index is 0 or more")
+    if frames and at >= frames:
+        raise UnseenError(f"--at {at}: the input has {frames} frames (0..{frames - 1})")
 
 
 def _class_source(spec: MaskSpec, classes: str | None) -> MaskSource:

@@ -61,3 +61,83 @@ def test_remove_with_a_box_end_to_end(tmp_path):
     assert revealed.sum() > 100
     err = np.abs(frames[-1][revealed].astype(int) - scene.background[revealed]).mean()
     assert err < 2, err
+
+
+def test_a_hand_passing_over_the_object_is_not_swallowed():
+    """A still red disc; a skin-coloured bar sweeps in from the side, touches and overlaps it, and leaves."""
+    from tests.conftest import textured_background
+
+    h, w = 120, 160
+    bg = textured_background(h, w, seed=4)
+    yy, xx = np.mgrid[:h, :w]
+    disc = (yy - 60) ** 2 + (xx - 80) ** 2 <= 22**2
+    tracker = BoxTrackerSource(_box_around(disc, pad=3))
+    worst_ratio, ious = 0.0, []
+    for i in range(60):
+        frame = bg.copy()
+        frame[disc] = (200, 30, 30)
+        left = -40 + 3 * i if i < 30 else 47 - 3 * (i - 30)  # in, overlapping the disc's left third, and out
+        bar = (yy > 45) & (yy < 75) & (xx >= left) & (xx < left + 40)
+        frame[bar] = (225, 180, 150)
+        mask = tracker(frame)
+        visible = disc & ~bar
+        worst_ratio = max(worst_ratio, mask.sum() / visible.sum())
+        ious.append((mask & visible).sum() / (mask | visible).sum())
+    assert worst_ratio < 1.5, worst_ratio
+    assert min(ious) > 0.6 and np.mean(ious) > 0.8, (min(ious), np.mean(ious))
+
+
+def test_box_on_the_coffee_mug_does_not_bleed(shared_data):
+    """The tripod clip of the issue: a box on the mug; the hand holding it, the kettle and the stream stay out."""
+    import cv2
+
+    from unseen.io.frames import open_frames
+    from unseen.masks.trackeval import bbox, blue_mug_truth, iou
+
+    tracker, ious, ratios = None, [], []
+    with open_frames(shared_data / "val" / "videos" / "04_coffee.mp4") as source:
+        for i, frame in enumerate(source):
+            if i >= 100:
+                break
+            frame = cv2.resize(frame, (640, 360), interpolation=cv2.INTER_AREA)
+            truth = blue_mug_truth(frame)
+            tracker = tracker or BoxTrackerSource(bbox(truth))
+            mask = tracker(frame)
+            ious.append(iou(mask, truth))
+            ratios.append(mask.sum() / truth.sum())
+    tracker.close()
+    assert tracker.mode == "colour"
+    assert np.mean(ious) > 0.9 and min(ious) > 0.8, (np.mean(ious), min(ious))
+    assert max(ratios) < 1.3, max(ratios)
+
+
+def test_box_around_a_hand_follows_it_with_the_landmarker(shared_data):
+    from unseen.io.frames import open_frames
+    from unseen.masks.hands import HandLandmarks, HandMaskSource
+    from unseen.masks.trackeval import bbox
+
+    with open_frames(shared_data / "val" / "videos" / "asl-hungry.mkv") as source:
+        frames = list(source)
+    probe = HandMaskSource(landmarks=HandLandmarks())
+    hands = probe.hand_masks(frames[0])
+    probe.close()
+    target = max(hands, key=lambda m: m.sum())
+    tracker = BoxTrackerSource(bbox(target), use_segmenters=True)
+    check = HandLandmarks()
+    try:
+        first = tracker(frames[0])
+        assert tracker.mode == "hand"
+        assert (first & target).sum() / (first | target).sum() > 0.9
+        inside = []
+        for frame in frames[1:]:
+            mask = tracker(frame)
+            assert mask.sum() < 2.0 * target.sum()
+            for hand in check(frame):
+                xs, ys = np.clip(np.round(hand.points).astype(int), 0, [frame.shape[1] - 1, frame.shape[0] - 1]).T
+                share = mask[ys, xs].mean()
+                if share > 0.3:  # this is the followed hand
+                    inside.append(share)
+        assert len(inside) > 0.7 * (len(frames) - 1) and np.mean(inside) > 0.9, (len(inside), np.mean(inside) if inside else 0)
+    finally:
+        tracker.close()
+        check.close()

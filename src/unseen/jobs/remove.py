@@ -11,11 +11,10 @@ from unseen.engine.inpainter import Inpainter
 from unseen.engine.registry import make_inpainter
 from unseen.errors import UnseenError
 from unseen.io.frames import FrameSource, open_frames
-from unseen.io.masks import MaskFiles
 from unseen.io.writers import FrameWriter, VideoWriter, check_output_path, open_writer
-from unseen.masks.source import CleanMaskSource, DilatedMaskSource, IteratorMaskSource, MaskSource
+from unseen.masks.source import MaskSource
+from unseen.pipeline import MaskSpec, build_masks
 
-DEFAULT_DILATE = 4
 MAX_HOLE_SHARE = 0.8  # frames whose hole covers more than this share are passed through unchanged
 
 
@@ -66,14 +65,6 @@ def inputs_of(opts: RemoveOptions) -> tuple[str | None, ...]:
     return (opts.input, opts.masks, opts.detector)
 
 
-def check_at(at: int, frames: int) -> None:
-    """Refuse a --box frame index outside the input (`frames`: the input's frame count, 0 when unknown)."""
-    if at < 0:
-        raise UnseenError(f"--at {at}: a frame index is 0 or more")
-    if frames and at >= frames:
-        raise UnseenError(f"--at {at}: the input has {frames} frames (0..{frames - 1})")
-
-
 def check_complete(source: FrameSource, allow_short: bool) -> None:
     """A file that ended before the frames it lists (truncated): an error, or a warning with --allow-short."""
     short = source.shortfall()
@@ -86,39 +77,25 @@ def check_complete(source: FrameSource, allow_short: bool) -> None:
     print(f"unseen: warning: {what}; writing those {decoded} frames (--allow-short)", file=sys.stderr)
 
 
+def mask_spec(opts: RemoveOptions) -> MaskSpec:
+    """The mask part of the options."""
+    return MaskSpec(
+        masks=opts.masks,
+        box=opts.box or None,
+        at=opts.at,
+        classes=opts.remove,
+        detector=opts.detector,
+        detector_kind=opts.detector_kind,
+        score=opts.score,
+        dilate=opts.dilate,
+        min_area=opts.min_area,
+        hold=opts.hold or None,  # 0: the default for the kind (3 with classes)
+    )
+
+
 def build_mask_source(opts: RemoveOptions, source: FrameSource) -> MaskSource:
-    """Mask files, a box to track, or a detector with class names; cleaned and dilated as asked."""
-    chosen = [bool(opts.masks), bool(opts.box), bool(opts.remove or opts.detector)]
-    if sum(chosen) != 1:
-        raise UnseenError(
-            "give exactly one of --masks (mask files), --box (x,y,w,h of the object) or --remove CLASSES --detector MODEL.onnx"
-        )
-    if opts.at and not opts.box:
-        raise UnseenError("--at is the frame --box refers to; it needs --box")
-    hold = opts.hold
-    if opts.masks:
-        files = MaskFiles(opts.masks, source.info)
-        inner: MaskSource = IteratorMaskSource(iter(files), on_close=files.close)
-        dil = DEFAULT_DILATE if opts.dilate is None else opts.dilate
-    elif opts.box:
-        from unseen.masks.tracker import BoxTrackerSource, parse_box
-
-        check_at(opts.at, source.info.frame_count)
-        inner = BoxTrackerSource(parse_box(opts.box, source.info.width, source.info.height), start=opts.at)
-        dil = 2 if opts.dilate is None else opts.dilate
-    else:
-        from unseen.masks.detectors import DetectorMaskSource, class_ids, load_segmenter
-
-        if not (opts.remove and opts.detector):
-            raise UnseenError("--remove CLASSES needs --detector MODEL.onnx (RTMDet-Ins or YOLO-seg; see docs/MASKS.md), and vice versa")
-        inner = DetectorMaskSource(load_segmenter(opts.detector, opts.detector_kind, opts.score), class_ids(opts.remove))
-        dil = DEFAULT_DILATE if opts.dilate is None else opts.dilate
-        hold = 3 if hold == 0 else hold
-    if dil < 0 or opts.min_area < 0 or hold < 0:
-        raise UnseenError("--dilate, --min-area and --hold must be 0 or more")
-    if opts.min_area or hold:
-        inner = CleanMaskSource(inner, opts.min_area, hold)
-    return DilatedMaskSource(inner, dil) if dil else inner
+    """Mask files, a box to track, or classes (bundled segmenters or a detector); cleaned and dilated as asked."""
+    return build_masks(mask_spec(opts), source.info)
 
 
 def process(

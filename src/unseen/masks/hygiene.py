@@ -44,3 +44,17 @@ class Hysteresis:
         self.since += 1
         self.since[mask] = 0
         return self.since <= self.hold
+
+
+def fill_small_holes(mask: np.ndarray, max_area: int) -> np.ndarray:
+    """Fill the gaps fully enclosed by a bool (H, W) mask that are smaller than `max_area` pixels."""
+    import cv2
+
+    if max_area <= 0 or not mask.any():
+        return mask
+    n, labels, stats, _ = cv2.connectedComponentsWithStats((~mask).astype(np.uint8), connectivity=4)
+    h, w = mask.shape
+    x, y, bw, bh, area = (stats[:, k] for k in range(5))
+    enclosed = (x > 0) & (y > 0) & (x + bw < w) & (y + bh < h) & (area < max_area)
+    enclosed[0] = False  # label 0 is the mask itself
+    return mask | enclosed[labels]

@@ -1,10 +1,16 @@
 """Interactive selection without weights: a box on one frame, segmented (GrabCut) and followed frame to frame.
 
 Per frame: Lucas-Kanade flow of feature points inside the last mask gives the object's motion (a
-similarity transform, robust to outliers); the warped mask seeds a GrabCut around it; where a
-background memory has seen the background (a static camera), pixels that match it are certain
-background and pixels that differ strongly are certain foreground. A result that changes area
-implausibly falls back to the warped mask, so a bad frame never loses the object.
+similarity transform, robust to outliers); the warped mask is the prediction, and only a narrow band
+around it may change. Where a background memory has seen the background (a static camera), pixels that
+match it are background; elsewhere GrabCut decides. Three guards keep the mask from bleeding into the scene:
+a pixel outside the prediction joins only if the object's colour model (learned from confident pixels
+only: the mask's eroded core against a ring outside it) says it looks like the object; the area may not
+leave [1/cap, cap] times a reference that changes only with the motion's scale (and a slow drift); and
+when a frame fails a guard the last good mask, moved by the motion, is kept.
+
+When the box holds a person or a hand (the bundled segmenters find one that fills the box), the
+segmenter's mask of that person or hand is followed instead, within the same guards.
 """
 
 from __future__ import annotations
@@ -44,6 +50,17 @@ class TrackerConfig:
     max_points: int = 120
     flow_margin: int = 64  # pixels around the object in which its motion is measured
     subtract_coverage: float = 0.6  # share of the object's surroundings with a known background for plain subtraction
+    band: float = 0.08  # the band that may change each frame, as a share of sqrt(area), clamped to [4, margin] px
+    max_growth: float = 1.3  # the area may not exceed x times its reference (initial area x motion scale^2, drifting)
+    max_shrink: float = 3.0  # ... nor fall below 1/x of it (shrinking cannot bleed, so this guard is looser)
+    max_scale_step: float = 0.05  # the motion's scale counts at most this much per frame
+    drift: float = 0.02  # rate at which the reference area follows the accepted areas
+    colour_bins: int = 16  # per RGB channel, for the object/surroundings colour model
+    colour_rate: float = 0.1  # how fast the colour model learns from each accepted frame
+    min_piece: float = 0.25  # a separate piece of the mask must hold this share of the largest piece's overlap with the prediction
+    drop_below: float = 0.2  # a predicted pixel whose object probability (by colour) is below this leaves the mask
+    class_fill: float = 0.4  # a person/hand silhouette must cover this share of the box ...
+    class_inside: float = 0.7  # ... and lie this much inside the box (grown by 20%) to be followed by its segmenter
 
 
 def _grabcut(frame: np.ndarray, init: np.ndarray, iters: int) -> np.ndarray:
@@ -71,8 +88,9 @@ def _fill_holes(mask: np.ndarray) -> np.ndarray:
     return m > 0
 
 
-def _clean(mask: np.ndarray, seed: np.ndarray) -> np.ndarray:
-    """Close small gaps, fill enclosed holes, keep the connected components that overlap `seed`."""
+def _clean(mask: np.ndarray, seed: np.ndarray, min_share: float = 0.0) -> np.ndarray:
+    """Close small gaps, fill enclosed holes, keep the connected components that overlap `seed` (and, with
+    `min_share`, hold at least that share of the largest one's overlap: a stray piece left on the background goes)."""
     import cv2
 
     m = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
@@ -80,36 +98,163 @@ def _clean(mask: np.ndarray, seed: np.ndarray) -> np.ndarray:
     n, labels = cv2.connectedComponents(m)
     if n <= 2:
         return m > 0
-    keep = np.unique(labels[seed & (m > 0)])
-    keep = keep[keep > 0]
-    if len(keep) == 0:
+    overlap = np.bincount(labels[seed & (m > 0)], minlength=n)
+    overlap[0] = 0
+    if overlap.max() == 0:
         return m > 0
-    return np.isin(labels, keep)
+    return (overlap >= max(1, min_share * overlap.max()))[labels]
+
+
+class ColourModel:
+    """Colour histograms of the object and of its surroundings, learned from confident pixels only."""
+
+    def __init__(self, bins: int = 16) -> None:
+        self.bins = bins
+        self.fg: np.ndarray | None = None
+        self.bg: np.ndarray | None = None
+
+    def _index(self, pixels: np.ndarray) -> np.ndarray:
+        q = (pixels.astype(np.int32) * self.bins) >> 8
+        return (q[:, 0] * self.bins + q[:, 1]) * self.bins + q[:, 2]
+
+    def _histogram(self, pixels: np.ndarray) -> np.ndarray:
+        hist = np.bincount(self._index(pixels), minlength=self.bins**3).astype(np.float32) + 0.5  # a little prior
+        return hist / hist.sum()
+
+    def learn(self, frame: np.ndarray, inside: np.ndarray, outside: np.ndarray, rate: float = 1.0) -> None:
+        """Blend in the colours of frame (H, W, 3) under bool masks `inside` (sure object) and `outside` (sure surroundings)."""
+        if inside.sum() < 20 or outside.sum() < 20:
+            return
+        fg, bg = self._histogram(frame[inside]), self._histogram(frame[outside])
+        if self.fg is None or self.bg is None:
+            self.fg, self.bg = fg, bg
+        else:
+            self.fg = (1 - rate) * self.fg + rate * fg
+            self.bg = (1 - rate) * self.bg + rate * bg
+
+    def object_probability(self, pixels: np.ndarray) -> np.ndarray:
+        """P(object | colour) for uint8 RGB pixels (N, 3), equal priors; 0.5 everywhere before learning."""
+        if self.fg is None or self.bg is None:
+            return np.full(len(pixels), 0.5, np.float32)
+        idx = self._index(pixels)
+        f, b = self.fg[idx], self.bg[idx]
+        return f / (f + b)
+
+
+class ClassFollower:
+    """The bundled person or hand segmenter, giving one bool (H, W) silhouette per person blob or hand."""
+
+    def __init__(self, kind: str, source: MaskSource) -> None:
+        self.kind, self.source = kind, source
+        self.tag = ""  # the followed silhouette's tag (a hand's side)
+
+    def silhouettes(self, frame: np.ndarray) -> list[tuple[np.ndarray, str]]:
+        """Separate silhouettes on this frame, each with a tag that names it across frames (a hand's side, or '')."""
+        import cv2
+
+        if self.kind == "hand":
+            masks = self.source.hand_masks(frame)
+            return list(zip(masks, self.source.sides, strict=True))
+        mask = self.source.raw(frame)
+        n, labels = cv2.connectedComponents(mask.astype(np.uint8))
+        return [(labels == k, "") for k in range(1, n)]
+
+    def close(self) -> None:
+        self.source.close()
+
+
+def box_fit(silhouette: np.ndarray, box: tuple[int, int, int, int]) -> tuple[float, float]:
+    """(share of the box the silhouette covers, share of the silhouette inside the box grown by 20%)."""
+    x, y, w, h = box
+    h_img, w_img = silhouette.shape
+    area = max(1, int(silhouette.sum()))
+    covered = silhouette[y : y + h, x : x + w].sum() / max(1, w * h)
+    gx, gy = w // 10, h // 10
+    inside = silhouette[max(0, y - gy) : min(h_img, y + h + gy), max(0, x - gx) : min(w_img, x + w + gx)].sum() / area
+    return float(covered), float(inside)
+
+
+def find_class(frame: np.ndarray, box: tuple[int, int, int, int], config: TrackerConfig) -> tuple[ClassFollower, np.ndarray] | None:
+    """If a person or a hand fills the box, its follower and its silhouette on this frame; else None."""
+    from unseen.errors import UnseenError
+
+    for kind in ("person", "hand"):
+        try:
+            if kind == "person":
+                from unseen.masks.person import PersonMaskSource
+
+                follower = ClassFollower(kind, PersonMaskSource())
+            else:
+                from unseen.masks.hands import HandMaskSource
+
+                follower = ClassFollower(kind, HandMaskSource())
+        except UnseenError:  # mediapipe missing: plain tracking
+            return None
+        best, best_fill = None, 0.0
+        for sil, tag in follower.silhouettes(frame):
+            fill, inside = box_fit(sil, box)
+            if fill >= config.class_fill and inside >= config.class_inside and fill > best_fill:
+                best, best_fill = (sil, tag), fill
+        if best is not None:
+            follower.tag = best[1]
+            return follower, best[0]
+        follower.close()
+    return None
 
 
 class BoxTrackerSource(MaskSource):
-    """Mask source from a box on frame `start`: empty before it, the tracked object from it on."""
+    """Mask source from a box on frame `start`: empty before it, the tracked object from it on.
 
-    def __init__(self, box: tuple[int, int, int, int], start: int = 0, config: TrackerConfig | None = None) -> None:
+    `use_segmenters`: follow a person or a hand with the bundled segmenters when one fills the box (loading
+    them costs ~0.5-2 s on the first frame, so it is off unless asked; `unseen remove/masks --box` ask).
+    `mode` says how the object is followed: "colour" (GrabCut / background), "person" or "hand".
+    """
+
+    def __init__(
+        self, box: tuple[int, int, int, int], start: int = 0, config: TrackerConfig | None = None, use_segmenters: bool = False
+    ) -> None:
         self.box = box
         self.start = start
         self.config = config or TrackerConfig()
+        self.use_segmenters = use_segmenters
         self.index = 0
+        self.follower: ClassFollower | None = None
+        self._forget()
+
+    def _forget(self) -> None:
+        if self.follower is not None:
+            self.follower.close()
+        self.follower = None
+        self.mode = ""
         self.mask: np.ndarray | None = None
         self.prev_grey: np.ndarray | None = None
         self.bg: np.ndarray | None = None  # remembered background (float32 RGB)
         self.bg_known: np.ndarray | None = None
+        self.colours = ColourModel(self.config.colour_bins)
+        self.reference = 0.0  # the area the mask should have, following the motion's scale
 
     def reset(self, box: tuple[int, int, int, int] | None = None) -> None:
         """Start over, optionally with a new box, on the next frame."""
         if box is not None:
             self.box = box
         self.start, self.index = 0, 0
-        self.mask = self.prev_grey = self.bg = self.bg_known = None
+        self._forget()
+
+    def close(self) -> None:
+        if self.follower is not None:
+            self.follower.close()
+            self.follower = None
 
     def _initial(self, frame: np.ndarray) -> np.ndarray:
         import cv2
 
+        if self.use_segmenters:
+            found = find_class(frame, self.box, self.config)
+            if found is not None:
+                self.follower, sil = found
+                self.mode = self.follower.kind
+                return sil
+        self.mode = "colour"
         x, y, w, h = self.box
         labels = np.full(frame.shape[:2], cv2.GC_BGD, np.uint8)
         labels[y : y + h, x : x + w] = cv2.GC_PR_FGD
@@ -195,12 +340,32 @@ class BoxTrackerSource(MaskSource):
         grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
         if self.mask is None:
             self.mask = self._initial(frame)
+            self.reference = float(self.mask.sum())
+            self._learn_colours(frame, self.mask)
         else:
             self._follow_camera(grey)
             self.mask = self._track(frame, grey)
         self.prev_grey = grey
         self._update_background(frame, self.mask)
         return self.mask.copy()
+
+    def _band(self, area: float) -> int:
+        """Pixels the mask's edge may move past the prediction in one frame."""
+        return int(np.clip(round(self.config.band * np.sqrt(max(area, 1.0))), 4, self.config.margin))
+
+    def _learn_colours(self, frame: np.ndarray, mask: np.ndarray, rate: float = 1.0) -> None:
+        """Object colours from the mask's eroded core, surroundings' from a ring just outside it."""
+        import cv2
+
+        r = self._band(mask.sum())
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+        m = mask.astype(np.uint8)
+        core = cv2.erode(m, kernel) > 0
+        near = cv2.dilate(m, kernel) > 0
+        ring = (cv2.dilate(m, kernel, iterations=4) > 0) & ~near
+        if core.sum() < 20:
+            core = mask
+        self.colours.learn(frame, core, ring, rate)
 
     def _track(self, frame: np.ndarray, grey: np.ndarray) -> np.ndarray:
         import cv2
@@ -212,8 +377,47 @@ class BoxTrackerSource(MaskSource):
         pred = cv2.warpAffine(prev, matrix, (w, h), flags=cv2.INTER_NEAREST) > 0 if matrix is not None else prev > 0
         if not pred.any():
             pred = prev > 0
-        ring = cv2.dilate(pred.astype(np.uint8), np.ones((2 * cfg.margin + 1,) * 2, np.uint8)) > 0
-        core = cv2.erode(pred.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+        if matrix is not None:  # the reference area follows the object's scale: evidence from motion
+            step = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+            self.reference *= float(np.clip(step, 1 - cfg.max_scale_step, 1 + cfg.max_scale_step)) ** 2
+        r = self._band(pred.sum())
+        if self.follower is not None:
+            fg = self._segment_class(frame, pred, r)
+        else:
+            fg = self._segment_colour(frame, grey, pred, r)
+        area, ref = float(fg.sum()), max(1.0, self.reference)
+        if area == 0 or area > cfg.max_growth * ref or area < ref / cfg.max_shrink:
+            return pred  # unsure: keep the last good mask, moved with the object
+        self.reference = (1 - cfg.drift) * self.reference + cfg.drift * area
+        self._learn_colours(frame, fg, cfg.colour_rate)
+        return fg
+
+    def _segment_class(self, frame: np.ndarray, pred: np.ndarray, r: int) -> np.ndarray:
+        """The person's or hand's silhouettes that overlap the prediction, within reach of it."""
+        import cv2
+
+        reach = cv2.dilate(pred.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (6 * r + 1, 6 * r + 1))) > 0
+        fg = np.zeros_like(pred)
+        found = self.follower.silhouettes(frame)
+        for sil, _ in found:
+            if (sil & pred).sum() > 0.2 * min(sil.sum(), pred.sum()):
+                fg |= sil & reach
+        if not fg.any() and self.follower.tag:
+            # lost and found again away from where it was kept (a fast hand): the one hand of the same side
+            same = [sil for sil, tag in found if tag == self.follower.tag]
+            if len(same) == 1:
+                fg = same[0]
+        return fg
+
+    def _segment_colour(self, frame: np.ndarray, grey: np.ndarray, pred: np.ndarray, r: int) -> np.ndarray:
+        """GrabCut or background subtraction in a band of `r` px around the prediction, vetoed by the colour model."""
+        import cv2
+
+        cfg = self.config
+        h, w = grey.shape
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+        ring = cv2.dilate(pred.astype(np.uint8), kernel) > 0
+        core = cv2.erode(pred.astype(np.uint8), kernel) > 0
         labels = np.full((h, w), cv2.GC_BGD, np.uint8)
         labels[ring] = cv2.GC_PR_BGD
         labels[pred] = cv2.GC_PR_FGD
@@ -238,8 +442,14 @@ class BoxTrackerSource(MaskSource):
             fg = cv2.morphologyEx(fg.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
         else:
             fg[y0:y1, x0:x1] = _grabcut(frame[y0:y1, x0:x1], labels[y0:y1, x0:x1], cfg.grabcut_iters)
-        fg = _clean(fg, pred)
-        area, ref = fg.sum(), max(1, pred.sum())
-        if area == 0 or area > cfg.max_area_change * ref or area < ref / cfg.max_area_change:
-            return pred
-        return fg
+        # a pixel the prediction did not hold joins only if it looks like the object (another moving thing
+        # touching it, a hand or an arm, differs from the background too but not in the object's colours)
+        new = fg & ~pred
+        if new.any():
+            fg[new] = self.colours.object_probability(frame[new]) > 0.5
+        # and a pixel it held leaves when its colour is clearly the surroundings' (an object walking off
+        # a background that was never seen: the prediction would stay on the uncovered background)
+        held = fg & pred
+        if held.any():
+            fg[held] = self.colours.object_probability(frame[held]) > cfg.drop_below
+        return _clean(fg, pred, cfg.min_piece)

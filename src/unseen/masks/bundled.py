@@ -1,0 +1,74 @@
+"""The MediaPipe models that ship inside the package (models/, Apache-2.0, see models/NOTICE) and how to open them.
+
+They run through `mediapipe`'s tasks API (`mediapipe.tasks.python.vision`), imported only when a built-in mask
+source is made, so importing `unseen` stays light.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from importlib.resources import files
+from pathlib import Path
+
+import numpy as np
+
+from unseen.errors import UnseenError
+
+PERSON_MODEL = "selfie_segmentation_landscape.tflite"
+PALM_MODEL = "palm_detection_full.tflite"
+HAND_LANDMARK_MODEL = "hand_landmark_full.tflite"
+FACE_MODEL = "face_detection_short_range.tflite"
+
+
+def model_path(name: str) -> Path:
+    """Path of a bundled model file (models/<name>); an UnseenError if the installation lacks it."""
+    path = Path(str(files("unseen.masks") / "models" / name))
+    if not path.is_file():
+        raise UnseenError(f"bundled model {name} is missing from {path.parent}; reinstall unseen")
+    return path
+
+
+def hand_task_bytes() -> bytes:
+    """The two hand models packed as the `.task` zip that MediaPipe's HandLandmarker reads (built in memory)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        z.write(model_path(PALM_MODEL), "hand_detector.tflite")
+        z.write(model_path(HAND_LANDMARK_MODEL), "hand_landmarks_detector.tflite")
+    return buf.getvalue()
+
+
+def vision_api():
+    """`mediapipe.tasks.python` (module); an UnseenError naming the package if it is not installed."""
+    # MediaPipe's C++ side logs through glog/absl to stderr (INFO lines for every graph); keep it to warnings
+    # unless the user asked for more
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    try:
+        from mediapipe.tasks import python as tasks
+        from mediapipe.tasks.python import vision  # noqa: F401 - makes tasks.vision available
+    except ImportError as exc:
+        raise UnseenError(
+            f"the built-in person/hand/face masks need the 'mediapipe' package ({exc}); pip install 'mediapipe==0.10.31'"
+        ) from None
+    return tasks
+
+
+def mp_image(frame: np.ndarray):
+    """Wrap a uint8 RGB (H, W, 3) frame as a mediapipe.Image (no copy if already contiguous)."""
+    import mediapipe as mp
+
+    return mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(frame))
+
+
+class VideoClock:
+    """Strictly increasing millisecond timestamps for MediaPipe's VIDEO running mode (one tick per frame)."""
+
+    def __init__(self, fps: float = 30.0) -> None:
+        self.step = max(1, round(1000.0 / fps))
+        self.now = 0
+
+    def tick(self) -> int:
+        """The next frame's timestamp in ms."""
+        self.now += self.step
+        return self.now
