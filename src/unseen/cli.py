@@ -124,8 +124,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         from unseen.bench.live import run_live_bench
 
         run_live_bench(
-            clients=tuple(int(c) for c in args.clients.split(",")), seconds=args.seconds, weights=args.weights, browser=not args.no_browser
-        )
+            clients=tuple(int(c) for c in args.clients.split(",")), seconds=args.seconds, weights=args.weights, browser=not args.no_browser,
+            clip=args.clip,
+        )  # fmt: skip
     return 0
 
 
@@ -262,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clients", default="1,2,4", help="live: simulated client counts (default 1,2,4)")
     p.add_argument("--seconds", type=float, default=10.0, help="live: seconds per client count (default 10)")
     p.add_argument("--no-browser", action="store_true", help="live: skip the real-browser measurement")
+    p.add_argument("--clip", help="live: a real video (e.g. ../shared/data/val/videos/vtest.avi); a textured object moves over it")
     p.set_defaults(func=_cmd_bench)
 
     for extra in _EXTRA_COMMANDS:

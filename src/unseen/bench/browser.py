@@ -69,9 +69,28 @@ def serve_in_thread(app):
         thread.join(timeout=10)
 
 
+def process_rss_mb(pid: int) -> float:
+    """Resident memory of another process in MB (Linux /proc; 0 where unavailable)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+@dataclass
+class ServerProcess:
+    """A running `unseen live`: its base URL and process id."""
+
+    url: str
+    pid: int
+
+
 @contextmanager
 def serve_in_process(args: list[str]):
-    """Run `unseen live --port P [args]` as its own process (as a user would); yields the base URL."""
+    """Run `unseen live --port P [args]` as its own process (as a user would); yields a ServerProcess."""
     import subprocess
     import sys
     import urllib.request
@@ -90,7 +109,7 @@ def serve_in_process(args: list[str]):
                 if proc.poll() is not None:
                     raise RuntimeError(f"unseen live exited: {proc.stderr.read().decode()[-500:]}") from None
                 time.sleep(0.1)
-        yield url
+        yield ServerProcess(url, proc.pid)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -165,6 +184,13 @@ class LivePage:
         self.page.mouse.down()
         self.page.mouse.move(r["x"] + box[2] * k, r["y"] + box[3] * k, steps=5)
         self.page.mouse.up()
+
+    def box_on_object(self, scene) -> tuple[int, int, int, int]:
+        """x0, y0, x1, y1 of a box around a `ClipScene`'s object where the page shows it now (and shortly after)."""
+        from unseen.bench.scene import index_area, read_index
+
+        x, y, w, h = scene.box_at(read_index(self.canvas(index_area(scene.size[1]))))
+        return x, y, x + w, y + h
 
     def click(self, selector: str) -> None:
         """Click a control of the page (e.g. "#reset")."""

@@ -204,16 +204,24 @@ async def serve_client(websocket, session: LiveSession, workers: ThreadPoolExecu
                 slot["item"] = item
                 ready.set()
 
+    def start_next() -> Future | None:
+        item, slot["item"] = slot["item"], None
+        ready.clear()
+        if item is None:
+            return None
+        running[:] = [workers.submit(run_frame, session, *item, slot["dropped"])]
+        return running[0]
+
     async def work() -> None:
+        future = None
         while True:
-            await ready.wait()
-            ready.clear()
-            item, slot["item"] = slot["item"], None
-            if item is None:
+            if future is None:
+                await ready.wait()
+                future = start_next()
                 continue
-            future = workers.submit(run_frame, session, *item, slot["dropped"])
-            running[:] = [future]
-            await websocket.send_bytes(await asyncio.wrap_future(future))
+            reply = await asyncio.wrap_future(future)
+            future = start_next()  # the next frame starts before this reply goes out (a page with two in flight)
+            await websocket.send_bytes(reply)
 
     receiver = asyncio.create_task(receive())
     worker = asyncio.create_task(work())

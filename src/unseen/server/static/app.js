@@ -31,7 +31,7 @@ let workSize = [480, 288];
 let scale = 1; // working pixels per full-resolution pixel
 let socket = null;
 let retry = null;
-let inFlight = 0;
+let encoding = 0; // frames being captured and encoded (not yet in `sent`)
 let fresh = false; // a camera frame not yet sent
 let nextId = 1;
 let lastPainted = 0;
@@ -79,7 +79,6 @@ function connect() {
     state.error = event.reason || (wasOpen ? "connection closed" : "cannot reach the server");
     for (const entry of sent.values()) entry.frame.close();
     sent.clear();
-    inFlight = 0;
     if (event.code === 1008) { showHint(`disconnected: ${state.error}`); return; } // a foreign page: retrying cannot help
     const wait = event.code === 1013 ? 5000 : 1000;
     showHint(`disconnected: ${state.error}; reconnecting in ${wait / 1000} s`);
@@ -132,9 +131,9 @@ function watchFrames() {
 }
 
 async function pump() {
-  if (!fresh || inFlight >= MAX_IN_FLIGHT || !socket || socket.readyState !== WebSocket.OPEN || video.readyState < 2 || !work.width) return;
+  if (!fresh || encoding + sent.size >= MAX_IN_FLIGHT || !socket || socket.readyState !== WebSocket.OPEN || video.readyState < 2 || !work.width) return;
   fresh = false;
-  inFlight += 1;
+  encoding += 1;
   const t0 = performance.now();
   const id = nextId++;
   try {
@@ -149,19 +148,20 @@ async function pump() {
     socket.send(body);
     state.sentFrames += 1;
   } catch (e) {
-    inFlight = Math.max(0, inFlight - 1);
     reportPageError(e);
+  } finally {
+    encoding -= 1;
   }
 }
 
 async function onResult(buffer) {
   const n = new DataView(buffer).getUint32(0, true);
   const header = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 4, n)));
-  inFlight = Math.max(0, inFlight - 1);
-  pump(); // the next frame is encoded while this one is decoded and painted
   const entry = sent.get(header.id);
+  // frames the server skipped (a newer one replaced them) get no reply: they leave with this one
   for (const [id, old] of sent) if (id < header.id) { old.frame.close(); sent.delete(id); }
   sent.delete(header.id);
+  pump(); // the next frame is encoded while this one is decoded and painted
   if (!entry) return;
   const t1 = performance.now();
   let patch = null, mask = null;
