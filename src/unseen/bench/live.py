@@ -105,7 +105,7 @@ def run_live_bench(
 
 
 def _browser_rows(url: str, frames: np.ndarray, box: tuple[int, int, int, int], scene, seconds: float) -> None:
-    """The page in headless Chromium with the clip as its camera: one and two frames in flight."""
+    """The page in headless Chromium with the clip as its camera: its own choice of frames in flight, then 1 and 2."""
     from unseen.bench.browser import LivePage, chromium_path, write_y4m
 
     if chromium_path() is None:
@@ -122,8 +122,8 @@ def _browser_rows(url: str, frames: np.ndarray, box: tuple[int, int, int, int], 
     print("|---:|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp:
         y4m = write_y4m(Path(tmp) / "cam.y4m", frames)
-        for inflight in (1, 2):
-            with LivePage(f"{url}?inflight={inflight}", y4m) as live:
+        for inflight in ("auto", 1, 2):
+            with LivePage(url if inflight == "auto" else f"{url}?inflight={inflight}", y4m) as live:
                 live.wait_ready()
                 x, y, bw, bh = box
                 live.draw_box(live.box_on_object(scene) if scene is not None else (x, y, x + bw, y + bh))

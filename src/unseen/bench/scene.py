@@ -77,8 +77,11 @@ def read_clip(path: Path | str, count: int, size: tuple[int, int]) -> np.ndarray
     return np.stack(out)
 
 
-def object_over_clip(path: Path | str, count: int = 150, size: tuple[int, int] = (640, 360), seed: int = 0) -> ClipScene:
-    """A textured ellipse (magenta and orange) gliding in a slow loop over the lower left of a real clip."""
+def object_over_clip(
+    path: Path | str, count: int = 150, size: tuple[int, int] = (640, 360), seed: int = 0, stamp: bool = True
+) -> ClipScene:
+    """A textured ellipse (magenta and orange) gliding in a slow loop over the lower left of a real clip
+    (with `stamp`, each frame's index in its bottom-left corner)."""
     import cv2
 
     w, h = size
@@ -100,9 +103,10 @@ def object_over_clip(path: Path | str, count: int = 150, size: tuple[int, int] =
         frame = background.copy()
         moved = np.roll(texture, (cy - h // 2, cx - w // 2), axis=(0, 1))  # the texture moves with the object
         frame[mask] = moved[mask]
-        stamp_index(frame, i)
         clean = background.copy()
-        stamp_index(clean, i)
+        if stamp:
+            stamp_index(frame, i)
+            stamp_index(clean, i)
         frames.append(frame)
         truth.append(clean)
         masks.append(mask)

@@ -21,7 +21,12 @@ video.playsInline = true;
 video.loop = true;
 
 const params = new URLSearchParams(location.search);
-const MAX_IN_FLIGHT = Number(params.get("inflight") || 2); // 2: the page encodes the next frame while the server works
+// A second frame in flight lets the page capture and encode while the server works (throughput up to the server's
+// own rate), but each frame then also waits for the one before it: it is used only while that keeps the round trip
+// within LATENCY_BUDGET ms. ?inflight=1 or 2 fixes it.
+const FIXED_IN_FLIGHT = Number(params.get("inflight") || 0);
+const LATENCY_BUDGET = 100;
+let serverAvg = 1000, pageAvg = 0; // ms, moving averages
 const FEATHER = 2; // px of soft edge just outside the hole
 const work = document.createElement("canvas"); // the frame at working resolution, as sent
 const workCtx = work.getContext("2d");
@@ -131,7 +136,7 @@ function watchFrames() {
 }
 
 async function pump() {
-  if (!fresh || encoding + sent.size >= MAX_IN_FLIGHT || !socket || socket.readyState !== WebSocket.OPEN || video.readyState < 2 || !work.width) return;
+  if (!fresh || encoding + sent.size >= maxInFlight() || !socket || socket.readyState !== WebSocket.OPEN || video.readyState < 2 || !work.width) return;
   fresh = false;
   encoding += 1;
   const t0 = performance.now();
@@ -152,6 +157,11 @@ async function pump() {
   } finally {
     encoding -= 1;
   }
+}
+
+function maxInFlight() {
+  if (FIXED_IN_FLIGHT) return FIXED_IN_FLIGHT;
+  return 2 * serverAvg + pageAvg <= LATENCY_BUDGET ? 2 : 1;
 }
 
 async function onResult(buffer) {
@@ -224,6 +234,9 @@ function measure(entry, header, decodeMs) {
   state.frames += 1;
   state.serverMs = header.ms;
   state.pageMs = entry.pageMs + decodeMs;
+  serverAvg = serverAvg === 1000 ? header.ms : 0.9 * serverAvg + 0.1 * header.ms;
+  pageAvg = 0.9 * pageAvg + 0.1 * state.pageMs;
+  state.inFlight = maxInFlight();
   state.dropped = header.dropped;
   state.ready = true;
   stats.textContent = `${state.fps.toFixed(1)} fps  ${state.latency.toFixed(0)} ms (p95 ${state.p95.toFixed(0)})  server ${header.ms.toFixed(0)} ms  page ${state.pageMs.toFixed(0)} ms`;
