@@ -128,6 +128,16 @@ class BrowserRun:
     page_ms: float  # the page's own time for the last frame (capture, encode, decode, composite)
 
 
+@dataclass
+class Paint:
+    """One repaint of the page, read back: the probed rects ((h, w, 4) RGBA each) and the server's header fields."""
+
+    rects: list[np.ndarray]
+    state: str  # idle | removing | lost
+    applied: int  # control messages the server had applied to this frame
+    filled: bool  # a patch was composited
+
+
 class LivePage:
     """The live page in headless Chromium with a Y4M file as the camera (use as a context manager)."""
 
@@ -204,14 +214,18 @@ class LivePage:
         """Read these canvas rects (x, y, w, h) back after every paint from now on."""
         self.page.evaluate(f"window.unseen.samples = []; window.unseen.probes = {[list(r) for r in rects]}")
 
-    def samples(self, rects: list[tuple[int, int, int, int]]) -> list[list[np.ndarray]]:
-        """The probed rects of every paint since the last call: per paint, one (h, w, 4) RGBA array per rect."""
+    def samples(self, rects: list[tuple[int, int, int, int]]) -> list[Paint]:
+        """Every paint since the last call: the probed rects and what the server said about that frame."""
         import base64
 
-        raw = self.page.evaluate("window.unseen.samples.splice(0)")
         return [
-            [np.frombuffer(base64.b64decode(b), np.uint8).reshape(r[3], r[2], 4) for b, r in zip(paint, rects, strict=True)]
-            for paint in raw
+            Paint(
+                [np.frombuffer(base64.b64decode(b), np.uint8).reshape(r[3], r[2], 4) for b, r in zip(paint["rects"], rects, strict=True)],
+                paint["state"],
+                paint["applied"],
+                paint["filled"],
+            )
+            for paint in self.page.evaluate("window.unseen.samples.splice(0)")
         ]
 
     def record(self, frames: int, path: Path) -> Path:

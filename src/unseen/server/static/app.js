@@ -212,12 +212,13 @@ function paint(frame, patch, mask, h) {
   if (comparing) octx.drawImage(frame, 0, 0);
   if (recordTrack) recordTrack.requestFrame();
   if (state.probes) {
-    state.samples.push(state.probes.map(([x, y, w, hh]) => {
+    const rects = state.probes.map(([x, y, w, hh]) => {
       const data = ctx.getImageData(x, y, w, hh).data;
       let s = "";
       for (let i = 0; i < data.length; i += 8192) s += String.fromCharCode.apply(null, data.subarray(i, i + 8192));
       return btoa(s);
-    }));
+    });
+    state.samples.push({ rects, state: h.state, applied: h.applied, filled: !!patch });
   }
 }
 
