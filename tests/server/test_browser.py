@@ -53,15 +53,14 @@ def _need_browser():
     pytest.importorskip("playwright.sync_api", reason="playwright (the Python package) is not installed")
 
 
-@pytest.fixture(scope="module")
-def clip_scene():
+@pytest.fixture
+def clip_scene(shared_data):
     """The textured object over the first 150 frames of the real static-camera val clip vtest.avi, at 640x360."""
-    from tests.conftest import SHARED_DATA
     from unseen.bench.scene import object_over_clip
 
-    clip = SHARED_DATA / "val" / "videos" / "vtest.avi"
+    clip = shared_data / "val" / "videos" / "vtest.avi"
     if not clip.exists():
-        pytest.skip("../shared/data (val/videos/vtest.avi) is not present on this machine")
+        pytest.skip("val/videos/vtest.avi is not in ../shared/data")
     return object_over_clip(clip, 150, (640, 360))
 
 

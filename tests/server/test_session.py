@@ -179,3 +179,35 @@ def test_a_port_in_use_is_one_line_and_exit_2_before_anything_is_announced(capsy
     assert code == 2
     assert err.strip() == f"unseen: error: port {port} is in use (another server? pick one with --port)"
     assert "open http" not in out
+
+
+def test_a_mask_factory_plugs_its_classes_into_the_page():
+    """Segmenters (people, hands, ...) arrive as a MaskFactory: the page offers its classes, detect uses its sources."""
+    from unseen.masks.source import MaskSource
+    from unseen.server.masks import MaskFactory
+
+    class Square(MaskSource):
+        def __call__(self, frame):
+            mask = np.zeros(frame.shape[:2], bool)
+            mask[20:50, 100:140] = True
+            return mask
+
+    class PeopleAndHands(MaskFactory):
+        def classes(self):
+            return ["person", "hand"]
+
+        def for_classes(self, names):
+            assert names == ["hand"]
+            return Square()
+
+    app = create_app(LiveConfig(method="memory"), make_inpainter=MemoryInpainter, masks=PeopleAndHands())
+    with TestClient(app) as client:
+        assert client.get("/api/info").json()["classes"] == ["person", "hand"]
+        with client.websocket_connect("/ws") as ws:
+            ws.send_text(json.dumps({"type": "detect", "classes": ["hand"]}))
+            ws.send_bytes(encode_frame(1, _frame()))
+            header, _, mask = decode_result(ws.receive_bytes())
+            assert header["state"] == "removing" and header["x"] <= 100 - 6 and header["w"] >= 40 + 12
+            ws.send_text(json.dumps({"type": "detect", "classes": ["bottle"]}))
+            closed = _closed(ws)
+        assert closed.code == 1003 and "unknown class 'bottle'" in closed.reason
