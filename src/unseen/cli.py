@@ -164,7 +164,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             raise UnseenError(f"--clients {args.clients!r}: expected client counts like 1,2,4") from None
         if not clients or min(clients) < 1 or not args.seconds > 0:
             raise UnseenError("--clients must be 1 or more each, and --seconds more than 0")
-        run_live_bench(clients=clients, seconds=args.seconds, weights=args.weights, browser=not args.no_browser)
+        run_live_bench(clients=clients, seconds=args.seconds, weights=args.weights, browser=not args.no_browser, clip=args.clip)
     return 0
 
 
@@ -347,6 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clients", default="1,2,4", help="live: simulated client counts (default 1,2,4)")
     p.add_argument("--seconds", type=float, default=10.0, help="live: seconds per client count (default 10)")
     p.add_argument("--no-browser", action="store_true", help="live: skip the real-browser measurement")
+    p.add_argument("--clip", help="live: a real video (e.g. ../shared/data/val/videos/vtest.avi); a textured object moves over it")
     p.set_defaults(func=_cmd_bench)
 
     for extra in _EXTRA_COMMANDS:

@@ -1,4 +1,5 @@
-"""`unseen bench live`: round-trip speed of the live server with simulated WebSocket clients, and in a real browser."""
+"""`unseen bench live`: round trip of the live server with simulated WebSocket clients and in a real browser,
+on a real clip (with a textured object moving over it) or a generated scene; and the server's memory after."""
 
 from __future__ import annotations
 
@@ -32,24 +33,63 @@ async def _client(url: str, frames: np.ndarray, box: list[int], seconds: float) 
     return latencies[3:]  # the first frames include the tracker's initial segmentation
 
 
-def run_live_bench(clients: tuple[int, ...] = (1, 2, 4), seconds: float = 10.0, weights: str = "small", browser: bool = True) -> None:
-    """Print fps and p50/p95 round trip for each client count, plus the real-browser figure when Chromium is available."""
-    from unseen.bench.browser import chromium_path, run_page, serve_in_process, write_y4m
-    from unseen.eval.synthetic import moving_object_scene
+def _work_frames(frames: np.ndarray, work: tuple[int, int]) -> tuple[np.ndarray, float]:
+    """Frames scaled to fit the working size as the page sends them, and the scale."""
+    import cv2
 
-    scene = moving_object_scene(120, 288, 480, seed=5, area=0.08)
-    ys, xs = np.nonzero(scene.masks[0])
-    box = [int(xs.min() - 6), int(ys.min() - 6), int(xs.max() - xs.min() + 12), int(ys.max() - ys.min() + 12)]
+    h, w = frames.shape[1:3]
+    k = min(1.0, work[0] / w, work[1] / h)
+    size = (round(w * k), round(h * k))
+    return np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames]), k
+
+
+def run_live_bench(
+    clients: tuple[int, ...] = (1, 2, 4),
+    seconds: float = 10.0,
+    weights: str = "small",
+    browser: bool = True,
+    clip: str | None = None,
+    size: tuple[int, int] = (640, 360),
+) -> None:
+    """Print fps and p50/p95 round trip per client count, the real-browser figures (Chromium, when installed),
+    and the server's RSS idle, with clients, and after they left."""
+    from unseen.bench.browser import process_rss_mb, serve_in_process
+    from unseen.errors import UnseenError
+
+    if clip:
+        from unseen.bench.scene import object_over_clip
+
+        if not Path(clip).exists():
+            raise UnseenError(f"--clip {clip}: no such file")
+        scene = object_over_clip(clip, 150, size)
+        frames, box = scene.frames, scene.box
+        what = f"{Path(clip).name} at {size[0]}x{size[1]} with a textured object moving over it"
+    else:
+        from unseen.eval.synthetic import moving_object_scene
+
+        scene = None
+        generated = moving_object_scene(120, size[1], size[0], seed=5, area=0.03)
+        ys, xs = np.nonzero(generated.masks[0])
+        frames = generated.frames
+        box = (int(xs.min() - 8), int(ys.min() - 8), int(xs.max() - xs.min() + 16), int(ys.max() - ys.min() + 16))
+        what = f"a generated scene at {size[0]}x{size[1]}"
+    work, k = _work_frames(frames, (480, 288))
+    work_box = [round(v * k) for v in box]
+    print(f"live server on {what}; protocol clients send {work.shape[2]}x{work.shape[1]} JPEGs as the page does")
     print("| clients | fps per client | total fps | p50 ms | p95 ms |")
     print("|---:|---:|---:|---:|---:|")
-    with serve_in_process(["--weights", weights]) as url:
-        ws_url = url.replace("http://", "ws://") + "ws"
+    with serve_in_process(["--weights", weights]) as server:
+        time.sleep(1.0)
+        idle = process_rss_mb(server.pid)
+        peak = idle
+        ws_url = server.url.replace("http://", "ws://") + "ws"
         for n in clients:
 
             async def many(n: int = n) -> list[list[float]]:
-                return await asyncio.gather(*(_client(ws_url, scene.frames, box, seconds) for _ in range(n)))
+                return await asyncio.gather(*(_client(ws_url, work, work_box, seconds) for _ in range(n)))
 
             results = asyncio.run(many())
+            peak = max(peak, process_rss_mb(server.pid))
             lat = np.concatenate([np.array(r) for r in results]) * 1000
             per_client = np.mean([len(r) / sum(r) for r in results])
             print(
@@ -57,16 +97,39 @@ def run_live_bench(clients: tuple[int, ...] = (1, 2, 4), seconds: float = 10.0, 
                 flush=True,
             )
         if browser:
-            if chromium_path() is None:
-                print("browser: Chromium not installed (apt-get install chromium); skipped")
-                return
-            try:
-                import playwright  # noqa: F401
-            except ImportError:
-                print("browser: playwright not installed (pip install playwright); skipped")
-                return
-            with tempfile.TemporaryDirectory() as tmp:
-                y4m = write_y4m(Path(tmp) / "cam.y4m", scene.frames)
-                x, y, w, h = box
-                run = run_page(url, y4m, (480, 288), (x, y, x + w, y + h), frames=int(seconds * 10))
-            print(f"browser (Chromium, 480x288 fake camera): {run.fps:.1f} fps, {run.latency_ms:.0f} ms round trip")
+            _browser_rows(server.url, frames, box, scene, seconds)
+            peak = max(peak, process_rss_mb(server.pid))
+        time.sleep(2.0)
+        after = process_rss_mb(server.pid)
+    print(f"server RSS: idle {idle:.0f} MB, with clients up to {peak:.0f} MB, after they left {after:.0f} MB ({after - idle:+.0f} MB)")
+
+
+def _browser_rows(url: str, frames: np.ndarray, box: tuple[int, int, int, int], scene, seconds: float) -> None:
+    """The page in headless Chromium with the clip as its camera: its own choice of frames in flight, then 1 and 2."""
+    from unseen.bench.browser import LivePage, chromium_path, write_y4m
+
+    if chromium_path() is None:
+        print("browser: Chromium not installed (apt-get install chromium); skipped")
+        return
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        print("browser: playwright not installed (pip install playwright); skipped")
+        return
+    h, w = frames.shape[1:3]
+    print(f"\nreal browser (headless Chromium, {w}x{h} fake camera at 30 fps), the page's own figures:")
+    print("| frames in flight | fps | p50 ms | p95 ms | server ms | page ms |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    with tempfile.TemporaryDirectory() as tmp:
+        y4m = write_y4m(Path(tmp) / "cam.y4m", frames)
+        for inflight in ("auto", 1, 2):
+            with LivePage(url if inflight == "auto" else f"{url}?inflight={inflight}", y4m) as live:
+                live.wait_ready()
+                x, y, bw, bh = box
+                live.draw_box(live.box_on_object(scene) if scene is not None else (x, y, x + bw, y + bh))
+                live.page.wait_for_function("window.unseen.state === 'removing'", timeout=120000)
+                live.wait_frames(10)
+                live.page.evaluate("window.unseen.latencies.length = 0")
+                time.sleep(seconds)
+                fps, p50, p95, server_ms, page_ms = live.speed()
+            print(f"| {inflight} | {fps:.1f} | {p50:.0f} | {p95:.0f} | {server_ms:.0f} | {page_ms:.0f} |", flush=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 import time
 from fractions import Fraction
@@ -14,14 +15,35 @@ from unseen.io.writers import FrameWriter, encode_rgb, open_writer
 from unseen.server.app import LiveConfig
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Raise UnseenError unless `port` on `host` can be listened on (as uvicorn will: SO_REUSEADDR)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise UnseenError(f"--host {host}: cannot listen there ({exc.strerror})") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise UnseenError(f"port {port} is in use (another server? pick one with --port)") from None
+            raise UnseenError(f"cannot listen on {host}:{port} ({exc.strerror})") from None
+
+
 def run_server(host: str, port: int, config: LiveConfig) -> None:
-    """Serve the live page until Ctrl-C."""
+    """Serve the live page until Ctrl-C; the port is checked before anything is loaded or announced."""
     import uvicorn
 
     from unseen.server.app import create_app
     from unseen.server.protocol import MAX_MESSAGE_BYTES
 
+    check_port_free(host, port)
     app = create_app(config)
+    check_port_free(host, port)  # loading the model takes a while: check again just before announcing
     shown = "localhost" if host in ("127.0.0.1", "::1") else host
     print(f"unseen live: open http://{shown}:{port}/ in a browser (Ctrl-C to stop)", flush=True)
     if host not in ("127.0.0.1", "localhost", "::1"):

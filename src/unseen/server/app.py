@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -28,8 +28,8 @@ from fastapi import WebSocket
 from unseen.engine.backends import BACKENDS
 from unseen.engine.inpainter import Inpainter
 from unseen.errors import UnseenError
-from unseen.masks.coco import COCO_CLASSES
-from unseen.server.protocol import ProtocolError, decode_frame, encode_result, parse_control
+from unseen.server.masks import MaskFactory, mask_factory
+from unseen.server.protocol import ProtocolError, check_box, decode_image, encode_result, parse_control, split_frame
 from unseen.server.session import LiveSession
 
 STATIC_DIR = Path(str(resources.files("unseen") / "server" / "static"))
@@ -45,8 +45,9 @@ class LiveConfig:
     work_height: int = 288
     allowed_origins: list[str] = field(default_factory=list)  # besides the server's own origin
     max_clients: int = 8
-    dilation: int = 3
-    detector: str | None = None  # RTMDet-Ins / YOLO-seg .onnx: the page then offers class names
+    dilation: int = 6  # px (working resolution) the tracked mask grows: on a real clip the box tracker lagged a
+    # moving object's edge by up to 14 px at 3 (those pixels entered the background memory as ghosts); none at 6
+    detector: str | None = None  # RTMDet-Ins / YOLO-seg .onnx: the page then offers its class names
     backend: str = "eager"  # how the model runs: eager, compile or onnx
     threads: int = 0  # torch threads per worker thread (0: one; there are as many workers as CPU cores)
 
@@ -77,8 +78,8 @@ def origin_allowed(origin: str | None, host: str | None, allowed: list[str]) -> 
     return host is not None and urlsplit(origin).netloc == host
 
 
-def create_app(config: LiveConfig | None = None, make_inpainter: Callable[[], Inpainter] | None = None):
-    """Build the FastAPI app (the model loads here, once)."""
+def create_app(config: LiveConfig | None = None, make_inpainter: Callable[[], Inpainter] | None = None, masks: MaskFactory | None = None):
+    """Build the FastAPI app (the model loads here, once); `masks` decides what the page can remove."""
     from fastapi import FastAPI
     from fastapi.responses import FileResponse, JSONResponse
     from fastapi.staticfiles import StaticFiles
@@ -87,11 +88,7 @@ def create_app(config: LiveConfig | None = None, make_inpainter: Callable[[], In
 
     config = config or LiveConfig()
     make = make_inpainter or inpainter_factory(config)
-    segmenter = None
-    if config.detector:
-        from unseen.masks.detectors import load_segmenter
-
-        segmenter = load_segmenter(config.detector)
+    masks = masks or mask_factory(config.detector)
     workers = engine_workers(config.threads)
 
     @contextlib.asynccontextmanager
@@ -115,7 +112,8 @@ def create_app(config: LiveConfig | None = None, make_inpainter: Callable[[], In
                 "method": config.method,
                 "work": [config.work_width, config.work_height],
                 "clients": app.state.clients,
-                "classes": list(COCO_CLASSES) if segmenter is not None else [],
+                "max_clients": config.max_clients,
+                "classes": masks.classes(),
             }
         )
 
@@ -124,15 +122,17 @@ def create_app(config: LiveConfig | None = None, make_inpainter: Callable[[], In
         if not origin_allowed(websocket.headers.get("origin"), websocket.headers.get("host"), config.allowed_origins):
             await websocket.close(code=1008, reason="origin not allowed")
             return
+        await websocket.accept()  # accepted even when full, so that the page is told why (a refused handshake says nothing)
         if app.state.clients >= config.max_clients:
             await websocket.close(code=1013, reason="too many clients")
             return
-        await websocket.accept()
         app.state.clients += 1
         try:
-            await serve_client(websocket, LiveSession(make, config.dilation, segmenter), workers)
+            await serve_client(websocket, LiveSession(make, masks, config.dilation), workers)
         finally:
             app.state.clients -= 1
+            if app.state.clients == 0:
+                await asyncio.get_running_loop().run_in_executor(workers, release_memory)
 
     return app
 
@@ -148,13 +148,39 @@ def engine_workers(threads: int = 0) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="unseen-engine", initializer=init)
 
 
-async def serve_client(websocket, session: LiveSession, workers: ThreadPoolExecutor | None = None) -> None:
-    """Receive frames into a newest-wins slot while a worker (from `workers`, else asyncio's default
-    executor) processes the latest one and replies."""
+def release_memory() -> None:
+    """Give freed memory back to the system after clients leave (Python's garbage, then glibc's free lists)."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def run_frame(session: LiveSession, frame_id: int, data: bytes, dropped: int) -> bytes:
+    """Decode one frame, run it through the session and encode the reply (in a worker thread)."""
+    result = session.process(frame_id, decode_image(data))
+    header = {"id": result.frame_id, "ms": round(result.ms, 2), "dropped": dropped, "state": result.state, "applied": result.applied}
+    if result.error:
+        header["error"] = result.error
+    if result.box is None:
+        return encode_result({**header, "empty": True})
+    x, y, w, h = result.box
+    return encode_result({**header, "x": x, "y": y, "w": w, "h": h}, result.patch, result.mask)
+
+
+async def serve_client(websocket, session: LiveSession, workers: ThreadPoolExecutor) -> None:
+    """Receive frames into a newest-wins slot while a worker processes the latest one and replies.
+
+    Control messages are checked here and queued in the session, which applies them in the worker between
+    frames. A malformed message closes this connection with 1003 (1009: too large) and a reason.
+    """
     from starlette.websockets import WebSocketDisconnect
 
     slot: dict = {"item": None, "dropped": 0}
     ready = asyncio.Event()
+    running: list[Future] = []
 
     async def receive() -> None:
         while True:
@@ -163,33 +189,39 @@ async def serve_client(websocket, session: LiveSession, workers: ThreadPoolExecu
                 raise WebSocketDisconnect(message.get("code", 1000))
             if message.get("text") is not None:
                 control = parse_control(message["text"])
-                if control["type"] == "select":
-                    session.select(control["box"])
+                if control["type"] == "select" and session.size is not None:
+                    check_box(control["box"], *session.size)  # refused now; the worker checks again at apply time
                 elif control["type"] == "detect":
-                    session.detect(control["classes"])
-                else:
-                    session.reset()
+                    try:
+                        session.masks.check_classes(control["classes"])
+                    except UnseenError as exc:
+                        raise ProtocolError(str(exc)) from None
+                session.request(control)
             elif message.get("bytes") is not None:
-                item = decode_frame(message["bytes"])
+                item = split_frame(message["bytes"])
                 if slot["item"] is not None:
                     slot["dropped"] += 1  # a newer frame replaces one not yet started
                 slot["item"] = item
                 ready.set()
 
+    def start_next() -> Future | None:
+        item, slot["item"] = slot["item"], None
+        ready.clear()
+        if item is None:
+            return None
+        running[:] = [workers.submit(run_frame, session, *item, slot["dropped"])]
+        return running[0]
+
     async def work() -> None:
+        future = None
         while True:
-            await ready.wait()
-            ready.clear()
-            item, slot["item"] = slot["item"], None
-            if item is None:
+            if future is None:
+                await ready.wait()
+                future = start_next()
                 continue
-            result = await asyncio.get_running_loop().run_in_executor(workers, session.process, *item)
-            header = {"id": result.frame_id, "ms": round(result.ms, 2), "dropped": slot["dropped"]}
-            if result.box is None:
-                await websocket.send_bytes(encode_result({**header, "empty": True}))
-            else:
-                x, y, w, h = result.box
-                await websocket.send_bytes(encode_result({**header, "x": x, "y": y, "w": w, "h": h}, result.patch, result.mask))
+            reply = await asyncio.wrap_future(future)
+            future = start_next()  # the next frame starts before this reply goes out (a page with two in flight)
+            await websocket.send_bytes(reply)
 
     receiver = asyncio.create_task(receive())
     worker = asyncio.create_task(work())
@@ -198,12 +230,15 @@ async def serve_client(websocket, session: LiveSession, workers: ThreadPoolExecu
         for task in done:
             exc = task.exception()
             if isinstance(exc, ProtocolError):
-                await websocket.close(code=1003, reason=str(exc)[:120])
+                with contextlib.suppress(Exception):
+                    await websocket.close(code=exc.code, reason=str(exc)[:120])
             elif exc is not None and not isinstance(exc, WebSocketDisconnect):
-                await websocket.close(code=1011, reason="internal error")
+                with contextlib.suppress(Exception):
+                    await websocket.close(code=1011, reason="internal error")
                 raise exc
-    except WebSocketDisconnect:
-        pass
     finally:
         receiver.cancel()
         worker.cancel()
+        while running and not running[0].done():  # the worker thread still holds the session: let it finish
+            await asyncio.sleep(0.01)
+        session.close()

@@ -1,8 +1,16 @@
-"""One live client's state: its mask source and its online engine, plus the result region to send back."""
+"""One live client's state: its mask source and its online engine, plus the result region to send back.
+
+Only the worker thread touches the state: control messages from the page are queued (`request`) and
+applied in order at the start of the next `process`, so a "clear" can never empty the engine's cache
+while the network is stepping it. A change of selection also resets the engine: its background
+memory holds the newly selected object as background (it was not a hole until now).
+"""
 
 from __future__ import annotations
 
+import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -11,8 +19,10 @@ import numpy as np
 from unseen.engine.inpainter import Inpainter
 from unseen.masks.hygiene import dilate
 from unseen.masks.source import MaskSource
-from unseen.masks.tracker import BoxTrackerSource
-from unseen.server.protocol import ProtocolError
+from unseen.server.masks import MaskFactory
+from unseen.server.protocol import ProtocolError, check_box
+
+log = logging.getLogger("unseen.live")
 
 
 @dataclass
@@ -21,9 +31,12 @@ class Result:
 
     frame_id: int
     box: tuple[int, int, int, int] | None  # x, y, w, h of the region; None when there is nothing to remove
-    patch: np.ndarray | None
-    mask: np.ndarray | None
-    ms: float
+    patch: np.ndarray | None  # uint8 RGB (h, w, 3): the frame with the hole filled, inside the region
+    mask: np.ndarray | None  # bool (h, w): the hole inside the region
+    ms: float  # server time for this frame
+    state: str = "idle"  # idle | removing | lost
+    applied: int = 0  # control messages applied before this frame
+    error: str | None = None  # a problem that dropped the selection (the connection stays up)
 
 
 def hole_region(mask: np.ndarray, pad: int = 2) -> tuple[int, int, int, int] | None:
@@ -38,69 +51,87 @@ def hole_region(mask: np.ndarray, pad: int = 2) -> tuple[int, int, int, int] | N
 
 
 class LiveSession:
-    """Per-client pipeline: box selection -> tracker masks -> engine; returns only the inpainted region."""
+    """Per-client pipeline: selection -> mask source -> engine; returns only the inpainted region."""
 
-    def __init__(self, make_inpainter: Callable[[], Inpainter], dilation: int = 3, segmenter=None) -> None:
+    def __init__(self, make_inpainter: Callable[[], Inpainter], masks: MaskFactory | None = None, dilation: int = 3) -> None:
         self.make_inpainter = make_inpainter
+        self.masks = masks or MaskFactory()
         self.dilation = dilation
-        self.segmenter = segmenter  # a shared ONNX segmenter, when the server has one
         self.inpainter: Inpainter | None = None
-        self.tracker: MaskSource | None = None
-        self.size: tuple[int, int] | None = None
-        self.pending_box: tuple[int, int, int, int] | None = None
+        self.source: MaskSource | None = None
+        self.boxed = False  # the source follows a drawn box (meaningless at another frame size)
+        self.size: tuple[int, int] | None = None  # (width, height) of the last frame
+        self.state = "idle"
+        self.applied = 0
+        self.requests: deque[dict] = deque()  # appended by the event loop, consumed by the worker
 
-    def select(self, box: list[int]) -> None:
-        """Start removing the object in this box (applies from the next frame)."""
-        x, y, w, h = box
-        if w < 4 or h < 4 or x < 0 or y < 0:
-            raise ProtocolError("box must be at least 4x4 pixels inside the frame")
-        self.pending_box = (x, y, w, h)
+    def request(self, control: dict) -> None:
+        """Queue a parsed control message; it applies before the next frame is processed (any thread)."""
+        self.requests.append(control)
 
-    def detect(self, classes: list[str]) -> None:
-        """Remove every instance of these COCO classes (needs a server-side detector)."""
-        from unseen.errors import UnseenError
-        from unseen.masks.detectors import DetectorMaskSource, class_ids
-        from unseen.masks.source import CleanMaskSource
+    def _drop_source(self) -> None:
+        if self.source is not None:
+            self.source.close()
+        self.source, self.boxed, self.state = None, False, "idle"
 
-        if self.segmenter is None:
-            raise ProtocolError("this server has no detector (start it with --detector MODEL.onnx)")
-        try:
-            ids = class_ids(",".join(classes))
-        except UnseenError as exc:
-            raise ProtocolError(str(exc)) from None
-        self.pending_box = None
-        self.tracker = CleanMaskSource(DetectorMaskSource(self.segmenter, ids), min_area=32, hold=3)
-
-    def reset(self) -> None:
-        """Stop removing; forget all state."""
-        self.tracker = None
-        self.pending_box = None
+    def _apply(self, control: dict, width: int, height: int) -> None:
+        """One control message, in the worker, between frames."""
+        self._drop_source()
         if self.inpainter is not None:
             self.inpainter.reset()
+        if control["type"] == "select":
+            self.source = self.masks.for_box(check_box(control["box"], width, height))
+            self.boxed, self.state = True, "removing"
+        elif control["type"] == "detect":
+            self.source = self.masks.for_classes(control["classes"])
+            self.state = "removing"
+        self.applied += 1
 
     def process(self, frame_id: int, frame: np.ndarray) -> Result:
-        """Run one frame; the result holds the region around the hole, or nothing."""
+        """Apply queued control messages, then run one uint8 RGB (H, W, 3) frame; the result holds the region
+        around the hole, or nothing. Errors other than protocol errors drop the selection and are reported."""
         start = time.perf_counter()
         h, w = frame.shape[:2]
+        error = None
         if self.size != (w, h):  # a new stream size: start over (a box means nothing at another size)
-            self.size = (w, h)
-            if isinstance(self.tracker, BoxTrackerSource):
-                self.tracker = None
+            if self.boxed:
+                self._drop_source()
+                error = f"the video size changed to {w}x{h}: draw the box again"
             if self.inpainter is not None:
                 self.inpainter.reset()
-        if self.pending_box is not None:
-            x, y, bw, bh = self.pending_box
-            x, y = min(x, w - 4), min(y, h - 4)
-            self.tracker = BoxTrackerSource((x, y, min(bw, w - x), min(bh, h - y)))
-            self.pending_box = None
-        if self.tracker is None:
-            return Result(frame_id, None, None, None, (time.perf_counter() - start) * 1000)
-        mask = dilate(self.tracker(frame), self.dilation)
-        if self.inpainter is None:
-            self.inpainter = self.make_inpainter()
-        out = self.inpainter.step(frame, mask)
-        region = hole_region(mask)
-        if region is None:
-            return Result(frame_id, None, None, None, (time.perf_counter() - start) * 1000)
+            self.size = (w, h)
+        while self.requests:
+            self._apply(self.requests.popleft(), w, h)
+        if self.source is None:
+            return self._result(frame_id, start, error=error)
+        try:
+            mask = dilate(self.source(frame), self.dilation)
+            region = hole_region(mask)
+            if region is None:
+                self.state = "lost"
+                if self.inpainter is not None:
+                    self.inpainter.step(frame, mask)  # the engine keeps learning the background
+                return self._result(frame_id, start)
+            self.state = "removing"
+            if self.inpainter is None:
+                self.inpainter = self.make_inpainter()
+            out = self.inpainter.step(frame, mask)
+        except ProtocolError:
+            raise
+        except Exception:
+            log.exception("live: frame %d failed; the selection is dropped", frame_id)
+            self._drop_source()
+            self.inpainter = None  # a fresh engine next time: nothing of the failed state survives
+            return self._result(frame_id, start, error="the server failed on this video: the selection was dropped, draw it again")
         x, y, rw, rh = region
-        return Result(frame_id, region, out[y : y + rh, x : x + rw], mask[y : y + rh, x : x + rw], (time.perf_counter() - start) * 1000)
+        return self._result(frame_id, start, region, out[y : y + rh, x : x + rw], mask[y : y + rh, x : x + rw])
+
+    def _result(self, frame_id: int, start: float, region=None, patch=None, mask=None, error: str | None = None) -> Result:
+        ms = (time.perf_counter() - start) * 1000
+        return Result(frame_id, region, patch, mask, ms, self.state, self.applied, error)
+
+    def close(self) -> None:
+        """Release the mask source and the engine (call when no frame is being processed)."""
+        self._drop_source()
+        self.inpainter = None
+        self.requests.clear()

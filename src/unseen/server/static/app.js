@@ -1,52 +1,99 @@
-// unseen live page: sends downscaled frames, composites the returned patches into the full-resolution original.
+// unseen live page: sends each new camera frame downscaled, and paints it only once its filled patch is composited in.
 "use strict";
 
-const state = (window.unseen = { ready: false, frames: 0, fps: 0, latency: 0, dropped: 0, selected: false, error: null });
-const view = document.getElementById("view");
+// What the page exposes for tests and curious users (window.unseen).
+const state = (window.unseen = {
+  ready: false, frames: 0, fps: 0, latency: 0, p95: 0, latencies: [], serverMs: 0, pageMs: 0, sentFrames: 0, dropped: 0,
+  selected: false, state: "idle", error: null, disconnects: 0, connected: false,
+  probes: null, samples: [], // tests: [[x, y, w, h], ...] canvas rects read back after every paint (base64 RGBA)
+});
+const view = document.getElementById("view"); // only composited frames are drawn here (Record captures it)
 const ctx = view.getContext("2d", { willReadFrequently: true });
+const original = document.getElementById("original"); // the raw frame, shown over the view while comparing
+const octx = original.getContext("2d");
+const dragBox = document.getElementById("drag");
 const stats = document.getElementById("stats");
+const hint = document.getElementById("hint");
+const picker = document.getElementById("classes");
 const video = document.createElement("video");
 video.muted = true;
 video.playsInline = true;
 video.loop = true;
 
+const params = new URLSearchParams(location.search);
+// A second frame in flight lets the page capture and encode while the server works (throughput up to the server's
+// own rate), but each frame then also waits for the one before it: it is used only while that keeps the round trip
+// within LATENCY_BUDGET ms. ?inflight=1 or 2 fixes it.
+const FIXED_IN_FLIGHT = Number(params.get("inflight") || 0);
+const LATENCY_BUDGET = 100;
+let serverAvg = 1000, pageAvg = 0; // ms, moving averages
+const FEATHER = 2; // px of soft edge just outside the hole
 const work = document.createElement("canvas"); // the frame at working resolution, as sent
 const workCtx = work.getContext("2d");
-const FEATHER = 2; // px of soft edge inside the hole, as the server's composite_patch
+const soft = document.createElement("canvas"); // the patch with its hole as alpha, at display scale
+const softCtx = soft.getContext("2d");
 let workSize = [480, 288];
 let scale = 1; // working pixels per full-resolution pixel
 let socket = null;
-let inFlight = false;
+let retry = null;
+let encoding = 0; // frames being captured and encoded (not yet in `sent`)
+let fresh = false; // a camera frame not yet sent
 let nextId = 1;
-const sent = new Map(); // frame id -> {full: canvas, t0}
-let showOriginal = false;
+let lastPainted = 0;
+const sent = new Map(); // frame id -> {frame: ImageBitmap, t0, pageMs}
+let commandsSent = 0; // control messages sent on this connection (the server reports how many it applied)
+let selection = null; // what the user asked for: {kind: "box"} or {kind: "classes", names}
+let serverError = null;
+let comparing = false;
 let drag = null;
 let recorder = null;
-const times = [];
+let recordTrack = null;
+const paints = [];
+let results = Promise.resolve(); // results are handled strictly in arrival order
 
 async function start() {
   try {
     const info = await (await fetch("/api/info")).json();
     workSize = info.work;
-    const picker = document.getElementById("classes");
     for (const name of info.classes || []) picker.add(new Option(name, name));
     picker.hidden = !(info.classes && info.classes.length);
-  } catch (e) { /* keep defaults */ }
+  } catch (e) { /* keep the defaults */ }
   connect();
   useCamera();
 }
 
 function connect() {
+  clearTimeout(retry);
   const proto = location.protocol === "https:" ? "wss" : "ws";
   socket = new WebSocket(`${proto}://${location.host}/ws`);
   socket.binaryType = "arraybuffer";
-  socket.onopen = () => pump();
-  socket.onmessage = (event) => onResult(event.data);
-  socket.onclose = (event) => {
-    state.error = event.reason || "connection closed";
-    stats.textContent = `disconnected: ${state.error}`;
-    inFlight = false;
+  socket.onopen = () => {
+    state.connected = true;
+    state.error = serverError = null;
+    commandsSent = 0;
+    selection = null; // a new connection is a new session on the server
+    state.selected = false;
+    showHint();
+    pump();
   };
+  socket.onmessage = (event) => { results = results.then(() => onResult(event.data)).catch(reportPageError); };
+  socket.onclose = (event) => {
+    const wasOpen = state.connected;
+    state.connected = false;
+    state.disconnects += wasOpen ? 1 : 0;
+    state.error = event.reason || (wasOpen ? "connection closed" : "cannot reach the server");
+    for (const entry of sent.values()) entry.frame.close();
+    sent.clear();
+    if (event.code === 1008) { showHint(`disconnected: ${state.error}`); return; } // a foreign page: retrying cannot help
+    const wait = event.code === 1013 ? 5000 : 1000;
+    showHint(`disconnected: ${state.error}; reconnecting in ${wait / 1000} s`);
+    retry = setTimeout(connect, wait);
+  };
+}
+
+function reportPageError(e) {
+  state.error = String(e);
+  showHint(`page error: ${state.error}`);
 }
 
 async function useCamera() {
@@ -54,7 +101,7 @@ async function useCamera() {
     video.srcObject = await navigator.mediaDevices.getUserMedia({ video: { width: 1280, height: 720 }, audio: false });
     await video.play();
   } catch (e) {
-    stats.textContent = "no camera: pick a video file";
+    showHint("no camera: pick a video file");
   }
 }
 
@@ -65,142 +112,235 @@ function useFile(file) {
 }
 
 video.addEventListener("loadedmetadata", () => {
-  view.width = video.videoWidth;
-  view.height = video.videoHeight;
+  for (const c of [view, original]) { c.width = video.videoWidth; c.height = video.videoHeight; }
   scale = Math.min(workSize[0] / view.width, workSize[1] / view.height, 1);
   work.width = Math.round(view.width * scale);
   work.height = Math.round(view.height * scale);
-  sent.clear();
-  inFlight = false;
+  fresh = true;
   pump();
 });
 
-function pump() {
-  if (inFlight || !socket || socket.readyState !== WebSocket.OPEN || video.readyState < 2 || !view.width) {
-    if (!inFlight) requestAnimationFrame(pump);
-    return;
+// Only new camera frames are sent: the video tells us when one is presented.
+function watchFrames() {
+  if ("requestVideoFrameCallback" in HTMLVideoElement.prototype) {
+    const onFrame = () => { fresh = true; pump(); video.requestVideoFrameCallback(onFrame); };
+    video.requestVideoFrameCallback(onFrame);
+  } else {
+    let last = -1;
+    const onTick = () => {
+      if (video.currentTime !== last) { last = video.currentTime; fresh = true; pump(); }
+      requestAnimationFrame(onTick);
+    };
+    requestAnimationFrame(onTick);
   }
-  const full = document.createElement("canvas");
-  full.width = view.width;
-  full.height = view.height;
-  full.getContext("2d").drawImage(video, 0, 0);
-  workCtx.drawImage(full, 0, 0, work.width, work.height);
+}
+
+async function pump() {
+  if (!fresh || encoding + sent.size >= maxInFlight() || !socket || socket.readyState !== WebSocket.OPEN || video.readyState < 2 || !work.width) return;
+  fresh = false;
+  encoding += 1;
+  const t0 = performance.now();
   const id = nextId++;
-  inFlight = true;
-  sent.set(id, { full, t0: performance.now() });
-  work.toBlob(async (blob) => {
+  try {
+    const frame = await createImageBitmap(video); // held until its result is painted
+    workCtx.drawImage(frame, 0, 0, work.width, work.height);
+    const blob = await new Promise((resolve) => work.toBlob(resolve, "image/jpeg", 0.85));
     const body = new Uint8Array(4 + blob.size);
     new DataView(body.buffer).setUint32(0, id, true);
     body.set(new Uint8Array(await blob.arrayBuffer()), 4);
+    if (socket.readyState !== WebSocket.OPEN) { frame.close(); return; }
+    sent.set(id, { frame, t0, pageMs: performance.now() - t0 });
     socket.send(body);
-  }, "image/jpeg", 0.85);
+    state.sentFrames += 1;
+  } catch (e) {
+    reportPageError(e);
+  } finally {
+    encoding -= 1;
+  }
+}
+
+function maxInFlight() {
+  if (FIXED_IN_FLIGHT) return FIXED_IN_FLIGHT;
+  return 2 * serverAvg + pageAvg <= LATENCY_BUDGET ? 2 : 1;
 }
 
 async function onResult(buffer) {
   const n = new DataView(buffer).getUint32(0, true);
   const header = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 4, n)));
   const entry = sent.get(header.id);
-  for (const id of sent.keys()) if (id <= header.id) sent.delete(id);
-  if (entry) {
-    ctx.drawImage(entry.full, 0, 0);
-    if (!header.empty && !showOriginal) {
-      const start = 4 + n;
-      const patch = await createImageBitmap(new Blob([new Uint8Array(buffer, start, header.patch_bytes)], { type: "image/jpeg" }));
-      const mask = await createImageBitmap(new Blob([new Uint8Array(buffer, start + header.patch_bytes, header.mask_bytes)], { type: "image/png" }));
-      compositePatch(patch, mask, header);
-    }
-    if (drag) drawBox(drag);
-    const now = performance.now();
-    state.latency = now - entry.t0;
-    times.push(now);
-    while (times.length && now - times[0] > 2000) times.shift();
-    state.fps = times.length > 1 ? (1000 * (times.length - 1)) / (now - times[0]) : 0;
-    state.frames += 1;
-    state.dropped = header.dropped;
-    state.ready = true;
-    stats.textContent = `${state.fps.toFixed(1)} fps  ${state.latency.toFixed(0)} ms  server ${header.ms.toFixed(0)} ms`;
+  // frames the server skipped (a newer one replaced them) get no reply: they leave with this one
+  for (const [id, old] of sent) if (id < header.id) { old.frame.close(); sent.delete(id); }
+  sent.delete(header.id);
+  pump(); // the next frame is encoded while this one is decoded and painted
+  if (!entry) return;
+  const t1 = performance.now();
+  let patch = null, mask = null;
+  if (!header.empty) {
+    const at = 4 + n;
+    [patch, mask] = await Promise.all([
+      createImageBitmap(new Blob([new Uint8Array(buffer, at, header.patch_bytes)], { type: "image/jpeg" })),
+      createImageBitmap(new Blob([new Uint8Array(buffer, at + header.patch_bytes, header.mask_bytes)], { type: "image/png" })),
+    ]);
   }
-  inFlight = false;
-  pump();
+  // Everything is decoded: the frame and its fill are drawn together, in one go, so no raw frame is ever shown.
+  if (header.id > lastPainted) {
+    paint(entry.frame, patch, mask, header);
+    lastPainted = header.id;
+    measure(entry, header, performance.now() - t1);
+  }
+  entry.frame.close();
+  if (patch) { patch.close(); mask.close(); }
+  followServer(header);
 }
 
-// The patch (working resolution) goes into the full-resolution frame through its mask: the whole hole, with a
-// feathered edge just outside it (the original's pixels under the hole are never shown).
-function compositePatch(patch, mask, h) {
-  const inv = 1 / scale;
-  const X = h.x * inv, Y = h.y * inv, W = h.w * inv, H = h.h * inv;
-  const alpha = document.createElement("canvas");
-  alpha.width = h.w;
-  alpha.height = h.h;
-  const a = alpha.getContext("2d");
-  a.drawImage(mask, 0, 0);
-  const img = a.getImageData(0, 0, h.w, h.h);
-  for (let i = 0; i < img.data.length; i += 4) img.data[i + 3] = img.data[i]; // grey -> alpha
-  a.putImageData(img, 0, 0);
-  const soft = document.createElement("canvas");
-  soft.width = Math.ceil(W);
-  soft.height = Math.ceil(H);
-  const s = soft.getContext("2d");
-  s.filter = `blur(${FEATHER * 0.5}px)`;
-  s.drawImage(alpha, 0, 0, W, H);
-  s.filter = "none";
-  s.drawImage(alpha, 0, 0, W, H); // the hole itself fully covered: the feather only fades outwards
-  s.globalCompositeOperation = "source-in";
-  s.drawImage(patch, 0, 0, W, H);
-  ctx.drawImage(soft, X, Y);
+function paint(frame, patch, mask, h) {
+  ctx.drawImage(frame, 0, 0);
+  if (patch) {
+    const inv = 1 / scale;
+    const W = Math.ceil(h.w * inv), H = Math.ceil(h.h * inv);
+    if (soft.width < W || soft.height < H) { soft.width = Math.max(soft.width, W); soft.height = Math.max(soft.height, H); }
+    softCtx.globalCompositeOperation = "source-over";
+    softCtx.clearRect(0, 0, W, H);
+    softCtx.filter = `blur(${FEATHER * 0.5}px)`;
+    softCtx.drawImage(mask, 0, 0, W, H); // the feather fades outwards from the hole...
+    softCtx.filter = "none";
+    softCtx.drawImage(mask, 0, 0, W, H); // ...and the hole itself is fully covered
+    softCtx.globalCompositeOperation = "source-in";
+    softCtx.drawImage(patch, 0, 0, W, H);
+    ctx.drawImage(soft, 0, 0, W, H, h.x * inv, h.y * inv, W, H);
+  }
+  if (comparing) octx.drawImage(frame, 0, 0);
+  if (recordTrack) recordTrack.requestFrame();
+  if (state.probes) {
+    const rects = state.probes.map(([x, y, w, hh]) => {
+      const data = ctx.getImageData(x, y, w, hh).data;
+      let s = "";
+      for (let i = 0; i < data.length; i += 8192) s += String.fromCharCode.apply(null, data.subarray(i, i + 8192));
+      return btoa(s);
+    });
+    state.samples.push({ rects, state: h.state, applied: h.applied, filled: !!patch });
+  }
+}
+
+function measure(entry, header, decodeMs) {
+  const now = performance.now();
+  state.latency = now - entry.t0;
+  const latencies = state.latencies;
+  latencies.push(state.latency);
+  if (latencies.length > 200) latencies.shift();
+  state.p95 = [...latencies].sort((a, b) => a - b)[Math.floor(0.95 * (latencies.length - 1))];
+  paints.push(now);
+  while (paints.length && now - paints[0] > 2000) paints.shift();
+  state.fps = paints.length > 1 ? (1000 * (paints.length - 1)) / (now - paints[0]) : 0;
+  state.frames += 1;
+  state.serverMs = header.ms;
+  state.pageMs = entry.pageMs + decodeMs;
+  serverAvg = serverAvg === 1000 ? header.ms : 0.9 * serverAvg + 0.1 * header.ms;
+  pageAvg = 0.9 * pageAvg + 0.1 * state.pageMs;
+  state.inFlight = maxInFlight();
+  state.dropped = header.dropped;
+  state.ready = true;
+  stats.textContent = `${state.fps.toFixed(1)} fps  ${state.latency.toFixed(0)} ms (p95 ${state.p95.toFixed(0)})  server ${header.ms.toFixed(0)} ms  page ${state.pageMs.toFixed(0)} ms`;
+}
+
+// The hint says what the server is doing, once it has applied what the page asked.
+function followServer(header) {
+  state.state = header.state;
+  if (header.error) {
+    serverError = state.error = header.error;
+    selection = null;
+    state.selected = false;
+  }
+  if (header.applied < commandsSent) return; // the server has not caught up with the last click yet
+  showHint();
+}
+
+function showHint(text) {
+  if (text) { hint.textContent = text; return; }
+  if (!state.connected) return;
+  if (serverError) { hint.textContent = `${serverError}.`; return; }
+  if (!selection) {
+    hint.textContent = picker.hidden ? "Draw a box around the object to remove it." : "Draw a box around the object, or pick a class, to remove it.";
+  } else if (commandsSent > 0 && state.state === "idle") {
+    hint.textContent = "Starting...";
+  } else if (state.state === "lost") {
+    hint.textContent = selection.kind === "box"
+      ? "Lost the object (it left the view?): draw the box again when it is back."
+      : `No ${selection.names.join(", ")} in view.`;
+  } else {
+    hint.textContent = "Removing. Hold Before / after to compare; Clear selection to stop.";
+  }
+}
+
+function command(message, newSelection) {
+  if (!socket || socket.readyState !== WebSocket.OPEN) return;
+  socket.send(JSON.stringify(message));
+  commandsSent += 1;
+  selection = newSelection;
+  serverError = null;
+  state.selected = !!newSelection;
+  hint.textContent = newSelection ? "Starting..." : "Clearing...";
 }
 
 function toCanvas(event) {
   const r = view.getBoundingClientRect();
-  return [((event.clientX - r.left) * view.width) / r.width, ((event.clientY - r.top) * view.height) / r.height];
+  const x = ((event.clientX - r.left) * view.width) / r.width, y = ((event.clientY - r.top) * view.height) / r.height;
+  return [Math.min(Math.max(x, 0), view.width), Math.min(Math.max(y, 0), view.height)]; // boxes stay inside the frame
 }
 
-function drawBox(b) {
-  ctx.strokeStyle = "#7fd";
-  ctx.lineWidth = Math.max(2, view.width / 400);
-  ctx.strokeRect(Math.min(b.x0, b.x1), Math.min(b.y0, b.y1), Math.abs(b.x1 - b.x0), Math.abs(b.y1 - b.y0));
+function showDrag() {
+  const r = view.getBoundingClientRect(), k = r.width / view.width;
+  Object.assign(dragBox.style, {
+    left: `${Math.min(drag.x0, drag.x1) * k}px`, top: `${Math.min(drag.y0, drag.y1) * k}px`,
+    width: `${Math.abs(drag.x1 - drag.x0) * k}px`, height: `${Math.abs(drag.y1 - drag.y0) * k}px`,
+  });
+  dragBox.hidden = false;
 }
 
 view.addEventListener("pointerdown", (e) => {
   const [x, y] = toCanvas(e);
   drag = { x0: x, y0: y, x1: x, y1: y };
   view.setPointerCapture(e.pointerId);
+  showDrag();
 });
 view.addEventListener("pointermove", (e) => {
   if (!drag) return;
   [drag.x1, drag.y1] = toCanvas(e);
+  showDrag();
 });
 view.addEventListener("pointerup", (e) => {
   if (!drag) return;
   [drag.x1, drag.y1] = toCanvas(e);
-  const x = Math.min(drag.x0, drag.x1), y = Math.min(drag.y0, drag.y1);
-  const w = Math.abs(drag.x1 - drag.x0), h = Math.abs(drag.y1 - drag.y0);
+  dragBox.hidden = true;
+  const x0 = Math.min(drag.x0, drag.x1) * scale, y0 = Math.min(drag.y0, drag.y1) * scale;
+  const x1 = Math.max(drag.x0, drag.x1) * scale, y1 = Math.max(drag.y0, drag.y1) * scale;
   drag = null;
-  if (w * scale < 4 || h * scale < 4) return;
-  socket.send(JSON.stringify({ type: "select", box: [x * scale, y * scale, w * scale, h * scale].map(Math.round) }));
-  state.selected = true;
-  document.getElementById("hint").textContent = "Removing. Hold Before / after to compare.";
+  // working-resolution pixels, rounded inwards so the box never leaves the frame the server sees
+  const box = [Math.ceil(x0), Math.ceil(y0), Math.floor(Math.min(x1, work.width)) - Math.ceil(x0), Math.floor(Math.min(y1, work.height)) - Math.ceil(y0)];
+  if (box[2] < 4 || box[3] < 4) return;
+  picker.value = "";
+  command({ type: "select", box }, { kind: "box" });
 });
 
-document.getElementById("classes").onchange = (e) => {
+picker.onchange = (e) => {
   if (!e.target.value) return;
-  socket.send(JSON.stringify({ type: "detect", classes: [e.target.value] }));
-  state.selected = true;
-  document.getElementById("hint").textContent = `Removing every ${e.target.value}.`;
+  command({ type: "detect", classes: [e.target.value] }, { kind: "classes", names: [e.target.value] });
 };
 document.getElementById("camera").onclick = useCamera;
 document.getElementById("file").onchange = (e) => e.target.files[0] && useFile(e.target.files[0]);
 document.getElementById("reset").onclick = () => {
-  socket.send(JSON.stringify({ type: "reset" }));
-  state.selected = false;
+  picker.value = "";
+  command({ type: "reset" }, null);
 };
 const compare = document.getElementById("compare");
-compare.onpointerdown = () => { showOriginal = true; compare.classList.add("on"); };
-compare.onpointerup = compare.onpointerleave = () => { showOriginal = false; compare.classList.remove("on"); };
+compare.onpointerdown = () => { comparing = true; compare.classList.add("on"); original.hidden = false; };
+compare.onpointerup = compare.onpointerleave = () => { comparing = false; compare.classList.remove("on"); original.hidden = true; };
 document.getElementById("record").onclick = (e) => {
   if (recorder) { recorder.stop(); return; }
   const chunks = [];
-  recorder = new MediaRecorder(view.captureStream(30), { mimeType: "video/webm" });
+  const stream = view.captureStream(0); // a recorded frame only when the page asks: after each composited paint
+  recordTrack = stream.getVideoTracks()[0];
+  recorder = new MediaRecorder(stream, { mimeType: "video/webm" });
   recorder.ondataavailable = (ev) => chunks.push(ev.data);
   recorder.onstop = () => {
     const a = document.createElement("a");
@@ -208,6 +348,7 @@ document.getElementById("record").onclick = (e) => {
     a.download = "unseen.webm";
     a.click();
     recorder = null;
+    recordTrack = null;
     e.target.classList.remove("on");
     e.target.textContent = "Record";
   };
@@ -216,4 +357,5 @@ document.getElementById("record").onclick = (e) => {
   e.target.textContent = "Stop";
 };
 
+watchFrames();
 start();

@@ -1,0 +1,213 @@
+"""The live session and server under hostile timing and bad input: state changes are serialised with the worker,
+numbers are checked, the client limit and a busy port are explained."""
+
+import contextlib
+import json
+import socket
+import threading
+import time
+
+import numpy as np
+import pytest
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from unseen.engine.memory import MemoryInpainter
+from unseen.server.app import LiveConfig, create_app
+from unseen.server.protocol import decode_result, encode_frame
+
+
+def _client(make=MemoryInpainter, **config) -> TestClient:
+    return TestClient(create_app(LiveConfig(method="memory", **config), make_inpainter=make))
+
+
+def _frame(h: int = 144, w: int = 240, seed: int = 0) -> np.ndarray:
+    from tests.conftest import textured_background
+
+    return textured_background(h, w, seed)
+
+
+def _closed(ws) -> WebSocketDisconnect:
+    with pytest.raises(WebSocketDisconnect) as info:
+        for _ in range(5):
+            ws.receive_bytes()
+    return info.value
+
+
+class WatchedInpainter(MemoryInpainter):
+    """Records whether reset() ever ran while step() was running (the crash in issue 15)."""
+
+    overlaps = 0
+    stepping = threading.Event()
+
+    def step(self, frame, mask):
+        WatchedInpainter.stepping.set()
+        try:
+            time.sleep(0.05)  # long enough for a control message to arrive meanwhile
+            return super().step(frame, mask)
+        finally:
+            WatchedInpainter.stepping.clear()
+
+    def reset(self) -> None:
+        if WatchedInpainter.stepping.is_set():
+            WatchedInpainter.overlaps += 1
+        super().reset()
+
+
+def test_clear_and_reselect_never_touch_the_engine_while_it_steps():
+    frame = _frame()
+    WatchedInpainter.overlaps = 0
+    select = json.dumps({"type": "select", "box": [80, 40, 60, 50]})
+    with _client(WatchedInpainter) as client, client.websocket_connect("/ws") as ws:
+        ws.send_text(select)
+        sent = 1
+        for i in range(12):
+            ws.send_bytes(encode_frame(i, frame))
+            assert WatchedInpainter.stepping.wait(10)  # the worker is inside the network step now
+            for text in ([json.dumps({"type": "reset"})] if i % 3 == 2 else []) + [select]:
+                ws.send_text(text)
+                sent += 1
+            header, _, _ = decode_result(ws.receive_bytes())
+            assert header["id"] == i and "error" not in header and header["state"] == "removing"
+        ws.send_bytes(encode_frame(99, frame))
+        assert decode_result(ws.receive_bytes())[0]["applied"] == sent
+    assert WatchedInpainter.overlaps == 0
+
+
+def test_reselecting_removes_the_new_object_at_once():
+    """A second box (no Clear in between) must not be filled from a memory that saw the new object as background."""
+    bg = _frame()
+    frame = bg.copy()
+    frame[30:60, 30:70] = (230, 20, 20)  # object A, left
+    frame[80:120, 160:210] = (20, 20, 230)  # object B, right: sitting still, so the memory has learnt it
+    with _client() as client, client.websocket_connect("/ws") as ws:
+        ws.send_text(json.dumps({"type": "select", "box": [22, 22, 56, 46]}))
+        for i in range(8):
+            ws.send_bytes(encode_frame(i, frame))
+            header, _, _ = decode_result(ws.receive_bytes())
+            assert header["state"] == "removing"
+        ws.send_text(json.dumps({"type": "select", "box": [150, 70, 70, 60]}))
+        ws.send_bytes(encode_frame(8, frame))
+        header, patch, mask = decode_result(ws.receive_bytes())
+    assert header["applied"] == 2 and header["state"] == "removing"
+    blue = (patch[..., 2] > 170) & (patch[..., 0] < 80)
+    assert mask.sum() > 0.9 * 40 * 50
+    assert blue[mask].mean() < 0.02, blue[mask].mean()
+
+
+class FailingInpainter(MemoryInpainter):
+    calls = 0
+
+    def step(self, frame, mask):
+        FailingInpainter.calls += 1
+        if FailingInpainter.calls == 3:
+            raise IndexError("list index out of range")
+        return super().step(frame, mask)
+
+
+def test_an_engine_failure_drops_the_selection_and_keeps_the_connection():
+    frame = _frame()
+    FailingInpainter.calls = 0
+    with _client(FailingInpainter) as client, client.websocket_connect("/ws") as ws:
+        ws.send_text(json.dumps({"type": "select", "box": [80, 40, 60, 50]}))
+        headers = []
+        for i in range(5):
+            ws.send_bytes(encode_frame(i, frame))
+            headers.append(decode_result(ws.receive_bytes())[0])
+        assert [h.get("empty", False) for h in headers] == [False, False, True, True, True]
+        assert "selection was dropped" in headers[2]["error"] and headers[3]["state"] == "idle"
+        ws.send_text(json.dumps({"type": "select", "box": [80, 40, 60, 50]}))  # the user draws it again
+        ws.send_bytes(encode_frame(5, frame))
+        header, patch, _ = decode_result(ws.receive_bytes())
+        assert header["state"] == "removing" and patch is not None
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_non_finite_box_numbers_close_with_1003(value):
+    with _client() as client, client.websocket_connect("/ws") as ws:
+        ws.send_text('{"type": "select", "box": [' + value + ", 10, 40, 40]}")
+        closed = _closed(ws)
+    assert closed.code == 1003 and "finite" in closed.reason
+
+
+@pytest.mark.parametrize("before_any_frame", [False, True])
+def test_a_box_outside_the_frame_is_refused_like_the_cli(before_any_frame):
+    frame = _frame(288, 480)
+    with _client() as client, client.websocket_connect("/ws") as ws:
+        if not before_any_frame:
+            ws.send_bytes(encode_frame(1, frame))
+            ws.receive_bytes()
+        ws.send_text(json.dumps({"type": "select", "box": [1000, 1000, 50, 50]}))
+        ws.send_bytes(encode_frame(2, frame))
+        closed = _closed(ws)
+    assert closed.code == 1003 and "leaves the 480x288 frame" in closed.reason, closed.reason
+
+
+def test_a_box_inside_the_frame_is_accepted_at_the_edge():
+    frame = _frame(288, 480)
+    with _client() as client, client.websocket_connect("/ws") as ws:
+        ws.send_bytes(encode_frame(1, frame))
+        ws.receive_bytes()
+        ws.send_text(json.dumps({"type": "select", "box": [430, 238, 50, 50]}))  # touches the bottom-right corner
+        ws.send_bytes(encode_frame(2, frame))
+        header, _, _ = decode_result(ws.receive_bytes())
+    assert header["applied"] == 1 and "error" not in header
+
+
+def test_the_ninth_and_tenth_clients_are_told_too_many_clients():
+    frame = _frame(32, 32)
+    with _client() as client, contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(client.websocket_connect("/ws")) for _ in range(8)]
+        for extra in range(2):
+            with client.websocket_connect("/ws") as ws:  # the handshake succeeds...
+                closed = _closed(ws)  # ...and the close says why
+            assert (closed.code, closed.reason) == (1013, "too many clients"), extra
+        sockets[0].send_bytes(encode_frame(7, frame))  # the first eight are still served
+        assert decode_result(sockets[0].receive_bytes())[0]["id"] == 7
+        assert client.get("/api/info").json()["clients"] == 8
+
+
+def test_a_port_in_use_is_one_line_and_exit_2_before_anything_is_announced(capsys):
+    from unseen.cli import main
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        code = main(["live", "--port", str(port), "--method", "telea"])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert err.strip() == f"unseen: error: port {port} is in use (another server? pick one with --port)"
+    assert "open http" not in out
+
+
+def test_a_mask_factory_plugs_its_classes_into_the_page():
+    """Segmenters (people, hands, ...) arrive as a MaskFactory: the page offers its classes, detect uses its sources."""
+    from unseen.masks.source import MaskSource
+    from unseen.server.masks import MaskFactory
+
+    class Square(MaskSource):
+        def __call__(self, frame):
+            mask = np.zeros(frame.shape[:2], bool)
+            mask[20:50, 100:140] = True
+            return mask
+
+    class PeopleAndHands(MaskFactory):
+        def classes(self):
+            return ["person", "hand"]
+
+        def for_classes(self, names):
+            assert names == ["hand"]
+            return Square()
+
+    app = create_app(LiveConfig(method="memory"), make_inpainter=MemoryInpainter, masks=PeopleAndHands())
+    with TestClient(app) as client:
+        assert client.get("/api/info").json()["classes"] == ["person", "hand"]
+        with client.websocket_connect("/ws") as ws:
+            ws.send_text(json.dumps({"type": "detect", "classes": ["hand"]}))
+            ws.send_bytes(encode_frame(1, _frame()))
+            header, _, mask = decode_result(ws.receive_bytes())
+            assert header["state"] == "removing" and header["x"] <= 100 - 6 and header["w"] >= 40 + 12
+            ws.send_text(json.dumps({"type": "detect", "classes": ["bottle"]}))
+            closed = _closed(ws)
+        assert closed.code == 1003 and "unknown class 'bottle'" in closed.reason
