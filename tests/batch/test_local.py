@@ -112,3 +112,20 @@ def test_a_killed_worker_video_is_redone_whole(tmp_path: Path, capsys):
     run_remove(RemoveOptions(str(video), str(single), masks=str(masks), method="telea", crf=0, progress=False))
     assert np.array_equal(decode(tmp_path / "out" / "long.mp4"), decode(single))
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["long.mp4", "summary.csv"]
+
+
+def test_a_worker_over_its_memory_limit_is_replaced_after_its_video(library: Path):
+    assert _batch(library, "--workers", "1", "--max-rss-mb", "1") == 0
+    workers = [r["worker"] for r in _summary(library / "out")]
+    assert len(set(workers)) == 3  # a fresh process for every video
+    assert all(float(r["worker_rss_mb"]) > 1 for r in _summary(library / "out"))
+    assert _batch(library, "--workers", "1", "--force") == 0
+    assert len({r["worker"] for r in _summary(library / "out")[3:]}) == 1  # one process ran all three
+
+
+def test_missing_folder_and_bad_options_are_user_errors(library: Path, capsys):
+    assert main(["batch", str(library / "nowhere"), "--out", str(library / "out")]) == 2
+    assert "no such folder or manifest" in capsys.readouterr().err
+    assert main(["batch", str(library / "in"), "--out", str(library / "out"), "--threads", "0"]) == 2
+    assert "--threads must be 1 or more" in capsys.readouterr().err
+    assert not (library / "out").exists()

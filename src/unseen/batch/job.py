@@ -6,6 +6,7 @@ import contextlib
 import io
 import os
 import resource
+import socket
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -27,6 +28,7 @@ class RowResult:
     error: str = ""
     attempts: int = 1
     worker_rss_mb: float = 0.0
+    worker: str = ""  # host:pid of the process that ran it
     notes: str = ""
 
     @property
@@ -127,5 +129,6 @@ def run_one(row: BatchRow, threads: int = 1) -> RowResult:
         result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
     result.seconds = time.perf_counter() - start
     result.worker_rss_mb = round(worker_rss_mb(), 1)
+    result.worker = f"{socket.gethostname()}:{os.getpid()}"
     result.notes = " ".join(line.removeprefix("unseen: note: ") for line in captured.getvalue().splitlines() if "note:" in line)
     return result

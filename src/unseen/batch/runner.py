@@ -60,13 +60,10 @@ def _skipped(row: BatchRow, previous: dict[str, dict]) -> RowResult:
 
 def _pool(config: BatchConfig, count: int):
     """The local or Ray runner for `count` rows."""
-    if config.threads < 1 or config.workers < 0 or config.retries < 0:
-        raise UnseenError("--threads must be 1 or more, --workers and --retries 0 or more")
     if config.ray:
-        from unseen.batch.cluster import RayPool, import_ray
+        from unseen.batch.cluster import RayPool
         from unseen.batch.local import default_workers
 
-        import_ray()
         return RayPool(config.ray, config.threads, config.retries, config.workers or default_workers(1))
     from unseen.batch.local import LocalPool, default_workers
 
@@ -78,6 +75,12 @@ def run_batch(config: BatchConfig) -> BatchReport:
     """Run every row not finished yet; the summary CSV gets one line per row as it finishes."""
     from tqdm import tqdm
 
+    if config.threads < 1 or config.workers < 0 or config.retries < 0:
+        raise UnseenError("--threads must be 1 or more, --workers and --retries 0 or more")
+    if config.ray:
+        from unseen.batch.cluster import import_ray
+
+        import_ray()
     rows = read_rows(config.inputs, config.out, config.options)
     Path(config.out).mkdir(parents=True, exist_ok=True)
     summary_path = Path(config.summary) if config.summary else Path(config.out) / "summary.csv"
