@@ -33,8 +33,8 @@ def test_val_manifest_has_every_video_and_annotated_clip(shared_data: Path, tmp_
 
 
 def test_table_reports_videos_per_hour_and_speed_up():
-    one = BatchReport([RowResult("a", "a.mp4", frames=100, seconds=50.0)] * 2, seconds=100.0, summary=Path("s.csv"))
-    two = BatchReport([RowResult("a", "a.mp4", frames=100, seconds=50.0)] * 2, seconds=50.0, summary=Path("s.csv"))
+    one = BatchReport([RowResult("a", "a.mp4", frames=100, seconds=50.0, cpu_seconds=40.0)] * 2, seconds=100.0, summary=Path("s.csv"))
+    two = BatchReport([RowResult("a", "a.mp4", frames=100, seconds=50.0, cpu_seconds=40.0)] * 2, seconds=50.0, summary=Path("s.csv"))
     text = table([(1, one), (2, two)], "model")
-    assert "| 1 | model | 2 | 200 | 100 | 72 | 2.0 | 1.00 |" in text
-    assert "| 2 | model | 2 | 200 | 50 | 144 | 4.0 | 2.00 |" in text
+    assert "| 1 | model | 2 | 200 | 100 | 72 | 2.0 | 1.00 | 0.80 |" in text
+    assert "| 2 | model | 2 | 200 | 50 | 144 | 4.0 | 2.00 | 1.60 |" in text

@@ -60,12 +60,12 @@ def write_val_manifest(data: Path, work: Path) -> Path:
 
 
 def bench_batch(data: str, workers: list[int], out: str, method: str = "model", progress: bool = True) -> list[tuple[int, BatchReport]]:
-    """Run the same manifest once per worker count (outputs redone each time); returns (workers, report) pairs."""
+    """Run the same manifest once per worker count, in order (outputs redone each time); returns (workers, report) pairs."""
     manifest = write_val_manifest(Path(data), Path(out))
     reports = []
-    for n in workers:
+    for i, n in enumerate(workers):
         config = BatchConfig(
-            inputs=str(manifest), out=str(Path(out) / f"workers-{n}"), options={"method": method}, workers=n, threads=1,
+            inputs=str(manifest), out=str(Path(out) / f"run{i + 1}-workers-{n}"), options={"method": method}, workers=n, threads=1,
             force=True, progress=progress,
         )  # fmt: skip
         reports.append((n, run_batch(config)))
@@ -75,15 +75,16 @@ def bench_batch(data: str, workers: list[int], out: str, method: str = "model", 
 def table(reports: list[tuple[int, BatchReport]], method: str) -> str:
     """The results as a Markdown table, with speed-ups against the first row."""
     lines = [
-        "| workers (1 torch thread each) | method | videos | frames | wall s | videos/hour | frames/s | x first row | peak worker RSS MB | failed |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| workers (1 torch thread each) | method | videos | frames | wall s | videos/hour | frames/s | x first row | cores used | peak worker RSS MB | failed |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     base = reports[0][1].seconds
     for n, r in reports:
         rss = max((x.worker_rss_mb for x in r.results), default=0.0)
+        cores = sum(x.cpu_seconds for x in r.results) / r.seconds
         lines.append(
             f"| {n} | {method} | {r.count('ok')} | {r.frames} | {r.seconds:.0f} | {r.videos_per_hour:.0f} | {r.frames / r.seconds:.1f} "
-            f"| {base / r.seconds:.2f} | {rss:.0f} | {r.count('failed')} |"
+            f"| {base / r.seconds:.2f} | {cores:.2f} | {rss:.0f} | {r.count('failed')} |"
         )
     return "\n".join(lines)
 

@@ -24,6 +24,7 @@ class RowResult:
     output: str
     frames: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # CPU time the worker spent on it (all its threads)
     status: str = "ok"
     error: str = ""
     attempts: int = 1
@@ -72,6 +73,12 @@ def remove_partials(output: Path) -> int:
     return removed
 
 
+def cpu_seconds() -> float:
+    """User + system CPU time of this process so far, in seconds."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def worker_rss_mb() -> float:
     """Peak resident memory of this process so far, in MB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
@@ -109,7 +116,7 @@ def run_one(row: BatchRow, threads: int = 1) -> RowResult:
     from unseen.jobs.remove import RemoveOptions, run_remove
 
     out = Path(row.output)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), cpu_seconds()
     captured = io.StringIO()
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -128,6 +135,7 @@ def run_one(row: BatchRow, threads: int = 1) -> RowResult:
     except Exception as exc:  # noqa: BLE001 - one bad video must not stop the batch
         result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
     result.seconds = time.perf_counter() - start
+    result.cpu_seconds = round(cpu_seconds() - cpu_start, 2)
     result.worker_rss_mb = round(worker_rss_mb(), 1)
     result.worker = f"{socket.gethostname()}:{os.getpid()}"
     result.notes = " ".join(line.removeprefix("unseen: note: ") for line in captured.getvalue().splitlines() if "note:" in line)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from unseen.batch.job import RowResult
 
-COLUMNS = ("input", "output", "frames", "seconds", "fps", "status", "error", "attempts", "worker_rss_mb", "worker", "notes")
+COLUMNS = ("input", "output", "frames", "seconds", "fps", "status", "error", "cpu_seconds", "attempts", "worker_rss_mb", "worker", "notes")
 
 
 class SummaryLog:
