@@ -274,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", default=None, help="model weights: preset name or .safetensors path (default small)")
     p.add_argument("--crf", type=int, default=None, help="H.264 quality (default 18)")
     p.add_argument("--delay", type=int, default=None, help="model batching delay in frames (default 0)")
-    p.add_argument("--backend", default=None, choices=["eager", "compile", "onnx"], help="model backend (default eager)")
+    p.add_argument("--backend", default=None, help="model backend for every row (default: as unseen remove)")
     p.add_argument("--workers", type=int, default=0, help="local worker processes (default: usable cores / --threads)")
     p.add_argument("--threads", type=int, default=1, help="torch threads per worker (default 1)")
     p.add_argument("--ray", metavar="ADDRESS", help="run on a Ray cluster (ray://host:10001, auto) or `local` (start one here)")

@@ -121,12 +121,13 @@ def run_one(row: BatchRow, threads: int = 1) -> RowResult:
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         remove_partials(out)
-        opts = RemoveOptions(
+        fields = dict(
             input=row.input, out=row.output, masks=row.masks, box=row.box, at=row.at, method=row.method, weights=row.weights,
             dilate=row.dilate, overwrite=True, progress=False, fps=row.fps, crf=row.crf, delay=row.delay, backend=row.backend,
             threads=threads if row.method == "model" else 0, remove=row.remove, detector=row.detector,
             detector_kind=row.detector_kind, score=row.score, min_area=row.min_area, hold=row.hold,
         )  # fmt: skip
+        opts = RemoveOptions(**{k: v for k, v in fields.items() if not (k == "backend" and v is None)})
         with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
             report = run_remove(opts)
         result.frames = report.frames

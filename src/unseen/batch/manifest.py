@@ -41,7 +41,7 @@ class BatchRow:
     weights: str = "small"
     crf: int = 18
     delay: int = 0
-    backend: str = "eager"
+    backend: str | None = None  # None: the single-video job's default
     problem: str | None = None
 
     def to_dict(self) -> dict:
