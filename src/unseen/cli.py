@@ -350,6 +350,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clip", help="live: a real video (e.g. ../shared/data/val/videos/vtest.avi); a textured object moves over it")
     p.set_defaults(func=_cmd_bench)
 
+    from unseen.batch.command import run_batch_command
+
+    p = sub.add_parser("batch", help="remove objects from many videos: local worker processes or a Ray cluster (docs/SCALING.md)")
+    p.add_argument("inputs", help="folder of videos / frame folders, or a manifest (.csv / .jsonl: input, output, masks, box, ...)")
+    p.add_argument("--out", required=True, help="folder for the outputs (NAME.mp4 unless a row says otherwise) and summary.csv")
+    _add_mask_args(p)  # defaults for every row; {stem} and {name} in --masks become each input's name
+    p.add_argument("--method", default=None, help="inpainter for every row: model (default), memory or telea")
+    p.add_argument("--weights", default=None, help="model weights: preset name or .safetensors path (default small)")
+    p.add_argument("--crf", type=int, default=None, help="H.264 quality (default 18)")
+    p.add_argument("--delay", type=int, default=None, help="model batching delay in frames (default 0)")
+    p.add_argument("--backend", default=None, help="model backend for every row (default: as unseen remove)")
+    p.add_argument("--workers", type=int, default=0, help="local worker processes (default: usable cores / --threads)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per worker (default 1)")
+    p.add_argument("--ray", metavar="ADDRESS", help="run on a Ray cluster (ray://host:10001, auto) or `local` (start one here)")
+    p.add_argument("--force", action="store_true", help="redo rows whose output is already there")
+    p.add_argument("--retries", type=int, default=2, help="run a row again this many times when its worker dies (default 2)")
+    p.add_argument("--max-rss-mb", type=float, default=4096, help="replace a local worker that ends a video above this memory")
+    p.add_argument("--summary", help="summary CSV (default OUT/summary.csv); appended to, so a re-run resumes")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_batch_command)
+
     for extra in _EXTRA_COMMANDS:
         extra(sub)
     return parser
