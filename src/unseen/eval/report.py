@@ -8,7 +8,7 @@ import os
 import platform
 from pathlib import Path
 
-from unseen.eval.run import EvalConfig, EvalRow, aggregate, rows_as_dicts
+from unseen.eval.run import EvalConfig, EvalRow, aggregate, crop_sheets, rows_as_dicts
 
 # Published figures, as printed in the papers' own tables (DAVIS / YouTube-VOS, 432x240, E2FGVI's masks, offline,
 # GPU). Quoted for context only: the ProPainter YouTube-VOS row was cross-checked against a second public source;
@@ -134,6 +134,7 @@ def write_reports(rows: list[EvalRow], config: EvalConfig, data: str, out_dir: P
         write_csv(out_dir / "eval_summary.csv", aggregate(rows)),
         plot_psnr_per_clip(rows, out_dir / "psnr_per_clip.png"),
         plot_quality_vs_speed(rows, out_dir / "quality_vs_speed.png"),
+        *crop_sheets(rows, out_dir),
     ]
     if report is not None:
         text = RESULTS_TEMPLATE.format(
