@@ -35,6 +35,7 @@ class EvalConfig:
     real: bool = False  # real-object mode
     lpips: tuple[str, str] | None = None  # (torchvision AlexNet state dict, LPIPS v0.1 alex linear layers)
     i3d: str | None = None  # pytorch-i3d state dict (rgb_imagenet.pt) for VFID
+    shard: tuple[int, int] = (0, 1)  # (k, n): only every n-th (clip, mask kind) job from the k-th, to run in parallel
 
 
 @dataclass
@@ -150,6 +151,8 @@ def evaluate(root: str | Path, config: EvalConfig, progress: bool = True, sheets
         jobs = [j for j in jobs if j[1].annotations is not None]
         if not jobs:
             raise UnseenError(f"{root}: real-object mode needs clips with Annotations/ on every frame")
+    k, n = config.shard
+    jobs = jobs[k::n]
     lpips = None
     if config.lpips:
         from unseen.eval.lpips import LPIPS
