@@ -13,10 +13,11 @@ def test_eval_cli_writes_tables_csv_plots_and_page(tmp_path, capsys):
         write_pngs(tmp_path / "data" / "JPEGImages" / f"clip{k}", scene.frames)
         write_pngs(tmp_path / "data" / "Annotations" / f"clip{k}", scene.masks)
     out, report = tmp_path / "out", tmp_path / "docs" / "RESULTS.md"
-    argv = ["eval", str(tmp_path / "data"), "--methods", "telea,memory", "--frames", "6", "--width", "160", "--height", "96"]
+    argv = ["eval", str(tmp_path / "data"), "--methods", "telea,lastseen,memory", "--frames", "6", "--width", "160", "--height", "96"]
     assert main(argv + ["--out", str(out), "--report", str(report), "-q"]) == 0
     rows = list(csv.DictReader((out / "eval_clips.csv").open()))
-    assert len(rows) == 2 * 2 * 2  # clips x mask kinds x methods
+    assert len(rows) == 2 * 2 * 3  # clips x mask kinds x methods
+    assert "crops" not in rows[0]
     assert all(20 < float(r["psnr"]) < 100 for r in rows)
     assert {r["camera"] for r in rows} == {"static"}
     summary = list(csv.DictReader((out / "eval_summary.csv").open()))
@@ -24,6 +25,12 @@ def test_eval_cli_writes_tables_csv_plots_and_page(tmp_path, capsys):
     tel = [float(r["psnr"]) for r in summary if r["method"] == "telea" and r["masks"] == "moving" and r["camera"] == "all"][0]
     assert mem > tel  # a static camera with moving holes: memory recovers revealed background
     assert (out / "psnr_per_clip.png").stat().st_size > 1000 and (out / "quality_vs_speed.png").exists()
+    import cv2
+
+    for kind in ("moving", "stationary"):  # one contact sheet per mask kind and camera kind: a row per clip
+        sheet = cv2.imread(str(out / f"crops_{kind}_static.jpg"))
+        assert sheet.shape[0] == 18 + 2 * (16 + 150 + 4)  # header, then per clip: label, crops, gap
+        assert sheet.shape[1] >= 5 * 150 * 0.5  # input, three methods, truth
     page = report.read_text()
     assert "| moving | all | memory |" in page and "../out/psnr_per_clip.png" in page
     assert main(["eval", str(tmp_path / "data"), "--methods", "memory", "--frames", "6", "--real", "--out", str(out / "real"), "-q"]) == 0

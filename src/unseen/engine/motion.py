@@ -32,12 +32,12 @@ def is_translation(matrix: np.ndarray, tolerance: float = 2e-3) -> bool:
     return bool(np.abs(matrix[:, :2] - np.eye(2)).max() < tolerance)
 
 
-def background_points(grey: np.ndarray, exclude: np.ndarray | None = None, max_points: int = 1000) -> np.ndarray | None:
+def background_points(grey: np.ndarray, exclude: np.ndarray | None = None, max_points: int = 400) -> np.ndarray | None:
     """Corner points (N, 1, 2) float32 of a uint8 grey image outside `exclude` (bool), or None when too few."""
     import cv2
 
     allowed = None if exclude is None else (~exclude).astype(np.uint8)
-    pts = cv2.goodFeaturesToTrack(grey, max_points, 0.005, 5, mask=allowed)
+    pts = cv2.goodFeaturesToTrack(grey, max_points, 0.005, 4, mask=allowed)
     return None if pts is None or len(pts) < 8 else pts
 
 
@@ -55,7 +55,7 @@ def still_fraction(
 
     if pts is None:
         return None
-    nxt, status, _ = cv2.calcOpticalFlowPyrLK(ref, cur, pts, None, winSize=(21, 21), maxLevel=3)
+    nxt, status, _ = cv2.calcOpticalFlowPyrLK(ref, cur, pts, None, winSize=(15, 15), maxLevel=2)
     h, w = cur.shape
     xy = np.clip(pts[:, 0].astype(int), 0, (w - 1, h - 1))
     ok = (status[:, 0] == 1) & ~exclude[xy[:, 1], xy[:, 0]]

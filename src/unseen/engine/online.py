@@ -1,9 +1,10 @@
 """OnlineInpainter: the real-time engine around the generator.
 
-Per frame: update the full-resolution background memory (follows camera motion, resets on cuts);
-scale to the working resolution; crop a region of interest around the holes; build the classical
-guide there (memory, else Telea); step the generator with its cache of past frames; upsample the
-correction and composite it into the full-resolution original (no pixel under the hole is used).
+Per frame: build the classical guide at full resolution (`GuideBuilder`: a still camera's exact memory, a
+moving camera's flow-guided propagation, Telea elsewhere, and its confidence; resets on cuts); scale to the
+working resolution; crop a region of interest around the holes; step the generator on the frame, the hole,
+the guide and its confidence with its cache of past frames; upsample the correction and composite it into the
+full-resolution original (no pixel under the hole is used).
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ import torch
 from unseen.engine.backends import make_runner, resolve_threads
 from unseen.engine.composite import composite_frame, composite_patch
 from unseen.engine.inpainter import Inpainter
-from unseen.engine.memory import BackgroundMemory
+from unseen.engine.propagation import GuideBuilder
 from unseen.engine.roi import RoiTracker
-from unseen.engine.telea import telea_fill
 from unseen.engine.tensors import frame_to_tensor
 from unseen.model.generator import InpaintGenerator
 
@@ -30,8 +30,9 @@ class _Prep:
 
     frame: np.ndarray
     mask: np.ndarray
-    value: np.ndarray
-    from_memory: np.ndarray
+    value: np.ndarray  # the classical guide, full resolution
+    from_memory: np.ndarray  # hole pixels the still camera's memory knows exactly
+    confidence: np.ndarray | None = None  # the guide's confidence, float32 [0, 1], 0 outside the hole
     done: np.ndarray | None = None
     trusted: bool = False
     work: tuple[int, int] = (0, 0)
@@ -88,7 +89,7 @@ class OnlineInpainter(Inpainter):
             model.config = replace(model.config, **overrides)
         self.model = model.eval()
         torch.set_num_threads(resolve_threads(self.config.threads))  # 0: one thread (see engine/backends.py)
-        self.memory = BackgroundMemory()
+        self.memory = GuideBuilder()
         self.cache = model.new_cache()
         self.runner = make_runner(model, self.config.backend, self.config.bf16, self.config.threads)
         self.roi = RoiTracker(model.config.unit, self.config.roi_margin, grow=self.config.roi_margin // 2)
@@ -117,20 +118,19 @@ class OnlineInpainter(Inpainter):
     def _prepare(self, frame: np.ndarray, mask: np.ndarray) -> _Prep:
         """Update the memory with this frame and decide what the network must do for it."""
         height, width = mask.shape
-        value, from_memory = self.memory.update(frame, mask)
+        value, confidence = self.memory.step(frame, mask)
         if self.memory.cut:
             self.cache.reset()
         self.frames_seen += 1
-        prep = _Prep(frame, mask, value, from_memory)
+        from_memory = confidence >= 1.0 if self.memory.still else np.zeros_like(mask)
+        prep = _Prep(frame, mask, value, from_memory, confidence)
         if not mask.any():
             prep.done = frame.copy()
             return prep
-        prep.trusted = self.config.trust_memory > 0 and self.memory.still_frames >= self.config.trust_memory
+        prep.trusted = self.config.trust_memory > 0 and self.memory.still and self.memory.still_frames >= self.config.trust_memory
         if prep.trusted and not (mask & ~from_memory).any():
             prep.done = composite_frame(frame, value, mask, self.config.feather)  # all seen: no network needed
             return prep
-        if self.config.delay:  # the memory moves on before this frame is finished: keep its state
-            prep.value, prep.from_memory = value.copy(), from_memory.copy()
         ww, wh = self.work_size(width, height)
         prep.work = (ww, wh)
         prep.small = _resize(frame, (ww, wh))
@@ -141,21 +141,17 @@ class OnlineInpainter(Inpainter):
         return prep
 
     def _network_inputs(self, prep: _Prep, box: tuple[int, int, int, int]) -> tuple[torch.Tensor, ...]:
-        """Crop to the box and build the guide (memory where seen, Telea elsewhere); tensors for the generator."""
+        """Crop the frame, hole, classical guide and its confidence to the box; tensors for the generator."""
         x0, y0, x1, y1 = box
         crop = prep.small[y0:y1, x0:x1]
         crop_mask = prep.small_mask[y0:y1, x0:x1]
-        crop_value = _resize(prep.value, prep.work)[y0:y1, x0:x1]
-        crop_from_mem = crop_mask & prep.small_known[y0:y1, x0:x1]
-        guide = crop.copy()
-        guide[crop_from_mem] = crop_value[crop_from_mem]
-        rest = crop_mask & ~crop_from_mem
-        if rest.any():
-            guide = telea_fill(guide, rest)
+        guide = _resize(prep.value, prep.work)[y0:y1, x0:x1].copy()
+        guide[~crop_mask] = crop[~crop_mask]
+        seen = _resize(prep.confidence, prep.work)[y0:y1, x0:x1] * crop_mask
         prep.guide = guide
         f = frame_to_tensor(crop)
         m = torch.from_numpy(crop_mask)[None, None].float()
-        g = torch.cat([frame_to_tensor(guide), torch.from_numpy(crop_from_mem)[None, None].float()], dim=1)
+        g = torch.cat([frame_to_tensor(guide), torch.from_numpy(np.ascontiguousarray(seen, np.float32))[None, None]], dim=1)
         return f, m, g
 
     def _finish(self, prep: _Prep, out: torch.Tensor, box: tuple[int, int, int, int]) -> np.ndarray:
@@ -174,21 +170,14 @@ class OnlineInpainter(Inpainter):
         if size == (x1 - x0, y1 - y0):
             patch = pred
         else:
-            guide_full = _resize(prep.guide, size).astype(np.float32)
-            mem = from_memory[fy0:fy1, fx0:fx1]
-            guide_full[mem] = value[fy0:fy1, fx0:fx1][mem]
-            patch = guide_full + _resize(residual, size)
+            patch = value[fy0:fy1, fx0:fx1].astype(np.float32) + _resize(residual, size)  # the full-resolution guide
         patch = np.clip(np.round(patch), 0, 255).astype(np.uint8)
         if prep.trusted:  # seen pixels come from memory, the network's patch fills the rest of its box
             fill = value.copy()  # the memory's value: the frame where unmasked, the memory where seen
             region = fill[fy0:fy1, fx0:fx1]
             inside = full_mask & ~from_memory[fy0:fy1, fx0:fx1]
             region[inside] = patch[inside]
-            outside = mask & ~from_memory
-            outside[fy0:fy1, fx0:fx1] = False
-            if outside.any():  # unseen pixels outside the box (rare): the classical fill, from the current frame around
-                np.copyto(fill, frame, where=~mask[..., None])
-                fill = telea_fill(fill, outside)
+            # unseen pixels outside the box (rare) keep the classical fill
             return composite_frame(frame, fill, mask, self.config.feather)
         return composite_patch(frame, patch, full_mask, self.config.feather, (fx0, fy0))
 

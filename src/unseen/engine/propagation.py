@@ -30,7 +30,7 @@ class GuideConfig:
     """Tuning of the classical guide (pixel distances in full-resolution pixels, colours in 0..255)."""
 
     still_tolerance: float = 0.6  # background points moving less than this (px) since the anchor count as still
-    leave_still: float = 0.12  # still -> moving when fewer of the image's cells than this are still
+    leave_still: float = 0.05  # still -> moving when fewer of the image's cells than this are still
     enter_still: float = 0.5  # moving -> still when at least this fraction is still ...
     enter_frames: int = 2  # ... on this many consecutive frames
     leave_frames: int = 2  # still -> moving only after this many consecutive frames below `leave_still`
@@ -38,15 +38,19 @@ class GuideConfig:
     motion_width: int = 640  # camera-motion estimate on frames downscaled to at most this width
     cut_threshold: float = 60.0  # mean abs grey change (0..255) that counts as a scene cut
     colour_tolerance: float = 16.0  # mean abs RGB difference under which two observations agree
-    rim: int = 16  # unmasked pixels closer than this to the hole are where masks miss the object (a rim, a limb):
+    rim: int = 6  # unmasked pixels closer than this to the hole are where masks miss the object (a rim, a limb):
     # there, a value that travels with the hole and contradicts the memory is not trusted ...
     settle_frames: int = 10  # ... unless it stays unchanged this many frames (the scene did change)
     doubt: float = 0.6  # confidence of such a value where the memory knew nothing
-    flow_width: int = 480  # optical flow on the region around the holes, downscaled to at most this width
+    flow_width: int = 480  # optical flow on the region around the holes, on frames downscaled to at most this width ...
+    flow_scale: float = 1.0  # ... and then by this factor
     flow_preset: str = "medium"  # DIS preset: ultrafast, fast, medium
     grow: int = 25  # the flow inside the holes grown by this is replaced by the ring's homography
     ring: int = 30  # width of the ring the homography is fitted to
+    min_flow: float = 0.25  # around the holes, flow under this (px) everywhere is no motion: nothing is warped
+    interpolation: str = "linear"  # resampling of the warped fill: linear, cubic, lanczos (cubic measured worse)
     decay: float = 0.98  # confidence kept per warp
+    min_agreement: float = 0.85  # fraction of the pixels around the holes the warp must reproduce
     min_confidence: float = 0.5  # hole pixels with less confidence than this get Telea
     telea_radius: int = 3
 
@@ -58,18 +62,31 @@ def _disk(radius: int) -> np.ndarray:
 
 
 def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    """bool (H, W): pixels within `radius` px (Euclidean) of `mask`."""
     import cv2
 
-    if radius <= 0:
+    if radius <= 0 or not mask.any():
         return mask.copy()
-    return cv2.dilate(mask.astype(np.uint8), _disk(radius)) > 0
+    if radius <= 4:
+        return cv2.dilate(mask.astype(np.uint8), _disk(radius)) > 0
+    return _distance(mask) <= radius
+
+
+def _distance(mask: np.ndarray) -> np.ndarray:
+    """float32 (H, W): distance in px to the nearest pixel of `mask` (0 inside)."""
+    import cv2
+
+    return cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3)
+
+
+_MEAN = np.full((1, 3), 1 / 3, np.float32)
 
 
 def _colour_diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Mean absolute RGB difference per pixel, float32 (H, W)."""
     import cv2
 
-    return cv2.absdiff(a, b).astype(np.float32).mean(axis=2)
+    return cv2.transform(cv2.absdiff(a, b), _MEAN)
 
 
 def _bbox(mask: np.ndarray, margin: int) -> tuple[int, int, int, int] | None:
@@ -107,6 +124,7 @@ class GuideBuilder:
         self._prev_grey: np.ndarray | None = None  # last frame, grey at motion scale
         self._prev_small_hole: np.ndarray | None = None  # last hole at motion scale
         self._stable: np.ndarray | None = None  # uint8 (H, W): consecutive frames unmasked and unchanged
+        self._rejected: np.ndarray | None = None  # bool (H, W): unmasked values the memory did not take last frame
         self._anchor: tuple[np.ndarray, np.ndarray] | None = None  # (grey, feature points) when stillness began
         self._enter = 0
         self._leave = 0
@@ -170,9 +188,9 @@ class GuideBuilder:
             if self.still:
                 from unseen.engine.motion import background_points
 
-                self._anchor = (grey, background_points(grey, _dilate(small_hole, c.track_margin)))
+                self._anchor = (grey, background_points(grey, _dilate(small_hole, max(4, round(c.track_margin * scale)))))
         else:
-            self._decide_still(grey, scale, _dilate(small_hole | self._prev_small_hole, c.track_margin))
+            self._decide_still(grey, scale, _dilate(small_hole | self._prev_small_hole, max(4, round(c.track_margin * scale))))
 
         if first or self.still:
             prior, prior_conf = self.value, self.conf
@@ -188,12 +206,16 @@ class GuideBuilder:
         else:
             unchanged = seen & ~self._prev_hole & (_colour_diff(frame, self._prev) <= c.colour_tolerance)
             self._stable = np.where(unchanged, np.minimum(self._stable, 254) + 1, 0).astype(np.uint8)
-            # the object's pixels that its mask missed travel with the hole: they must not replace what the memory
-            # knows there, and what the memory did not know they fill with doubt
-            suspect = _dilate(hole, c.rim) & self._travels_with_hole(frame, hole) & (self._stable < c.settle_frames)
+            # the object's pixels that its mask missed travel with the hole: where they changed, the colour is the
+            # one the last frame had at the same place relative to the hole (and once rejected, stays rejected
+            # while unchanged); they must not replace what the memory knows, and what it did not know they fill
+            # with doubt
+            travels = ~unchanged & self._travels_with_hole(frame, hole)
+            suspect = _dilate(hole, c.rim) & (travels | (unchanged & self._rejected)) & (self._stable < c.settle_frames)
         if not first and not self.still:  # a moving camera: its warped prior is never exact, trust the frame more
             suspect &= known
         trusted = seen & ~(suspect & known & ~agree)
+        self._rejected = seen & ~trusted
         value = prior.copy() if prior is self.value else prior
         np.copyto(value, frame, where=trusted[..., None])
         fresh = np.where(suspect, np.where(agree, prior_conf, np.float32(c.doubt)), np.float32(1.0))
@@ -242,13 +264,24 @@ class GuideBuilder:
             return value, conf
         x0, y0, x1, y1 = box
         flow = self._flow(frame[y0:y1, x0:x1], self._prev[y0:y1, x0:x1])
-        region = _dilate(both[y0:y1, x0:x1], c.grow)
-        ring = _dilate(region, c.ring) & ~region
+        self._interp = {"linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC, "lanczos": cv2.INTER_LANCZOS4}[c.interpolation]
+        dist = _distance(both[y0:y1, x0:x1])
+        region = dist <= c.grow
+        ring = ~region & (dist <= c.grow + c.ring)
         self._complete(flow, region, ring)
+        if np.abs(flow[region]).max(initial=0.0) < c.min_flow:  # the background did not move here: no resampling
+            return self.value.copy(), self.conf.copy()
         gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
         map_x, map_y = gx + flow[..., 0], gy + flow[..., 1]
-        value[y0:y1, x0:x1] = cv2.remap(self.value, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        warped_value = cv2.remap(self.value, map_x, map_y, self._interp, borderMode=cv2.BORDER_REPLICATE)
         warped = cv2.remap(self.conf, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        # the completed flow must carry the last frame onto this one around the holes, or nothing it carries is trusted
+        check = ~region & ~both[y0:y1, x0:x1] & (warped > c.min_confidence)
+        if check.any():
+            err = _colour_diff(frame[y0:y1, x0:x1], warped_value)[check]
+            if np.mean(err <= c.colour_tolerance) < c.min_agreement:
+                warped[:] = 0.0
+        value[y0:y1, x0:x1] = warped_value
         conf[y0:y1, x0:x1] = warped * c.decay
         return value, conf
 
@@ -261,7 +294,7 @@ class GuideBuilder:
             self._dis = cv2.DISOpticalFlow_create(preset.get(self.config.flow_preset, cv2.DISOPTICAL_FLOW_PRESET_MEDIUM))
         h, w = cur.shape[:2]
         a, b = cv2.cvtColor(cur, cv2.COLOR_RGB2GRAY), cv2.cvtColor(prev, cv2.COLOR_RGB2GRAY)
-        s = min(1.0, self.config.flow_width / max(1, self._prev.shape[1]))
+        s = min(1.0, self.config.flow_width / max(1, self._prev.shape[1])) * self.config.flow_scale
         if s < 1.0:
             size = (max(16, round(w * s)), max(16, round(h * s)))
             a, b = cv2.resize(a, size, interpolation=cv2.INTER_AREA), cv2.resize(b, size, interpolation=cv2.INTER_AREA)

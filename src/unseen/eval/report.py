@@ -8,7 +8,7 @@ import os
 import platform
 from pathlib import Path
 
-from unseen.eval.run import EvalConfig, EvalRow, aggregate, rows_as_dicts
+from unseen.eval.run import EvalConfig, EvalRow, aggregate, crop_sheets, rows_as_dicts
 
 # Published figures, as printed in the papers' own tables (DAVIS / YouTube-VOS, 432x240, E2FGVI's masks, offline,
 # GPU). Quoted for context only: the ProPainter YouTube-VOS row was cross-checked against a second public source;
@@ -129,13 +129,21 @@ def published_table() -> str:
 
 def write_reports(rows: list[EvalRow], config: EvalConfig, data: str, out_dir: Path, report: Path | None) -> list[Path]:
     """CSV (per clip and aggregate), plots, and optionally the Markdown results page."""
+    sheets = crop_sheets(rows, out_dir)
     written = [
         write_csv(out_dir / "eval_clips.csv", rows_as_dicts(rows)),
         write_csv(out_dir / "eval_summary.csv", aggregate(rows)),
         plot_psnr_per_clip(rows, out_dir / "psnr_per_clip.png"),
         plot_quality_vs_speed(rows, out_dir / "quality_vs_speed.png"),
+        *sheets,
     ]
     if report is not None:
+        columns = " | ".join(["input", *dict.fromkeys(r.method for r in rows), "truth"])
+        crops = "\n\n".join(
+            f"### {p.stem.split('_')[1]} masks, {p.stem.split('_')[2]} camera\n\n"
+            f"![{p.stem}]({Path(os.path.relpath(p, report.parent)).as_posix()})"
+            for p in sheets
+        )
         text = RESULTS_TEMPLATE.format(
             command=f"unseen eval {data} --methods {','.join(config.methods)} --frames {config.frames} --out {out_dir} --report {report}",
             machine=f"{platform.machine()}, {os.cpu_count()} cores, no GPU",
@@ -148,6 +156,7 @@ def write_reports(rows: list[EvalRow], config: EvalConfig, data: str, out_dir: P
             published=published_table(),
             psnr_plot=Path(os.path.relpath(out_dir / "psnr_per_clip.png", report.parent)).as_posix(),
             speed_plot=Path(os.path.relpath(out_dir / "quality_vs_speed.png", report.parent)).as_posix(),
+            crops=f"Each row: one clip, three quarters into it, cropped around the hole: {columns}.\n\n{crops}" if sheets else "",
         )
         report.parent.mkdir(parents=True, exist_ok=True)
         report.write_text(text)
@@ -167,6 +176,10 @@ regenerate the page.
   FuseFormer/E2FGVI kind) and **moving** object silhouettes (shapes from the clips' `Annotations/`), dilated
   with a 3x3 cross, 4 iterations. Pixels under the hole are overwritten before a method sees a frame.
 - **Online**: every method sees frame t only after frames 0..t-1 and never a later one.
+- Methods: `telea` (OpenCV per frame); `lastseen` (each pixel keeps its last unmasked value, no motion model,
+  Telea where never seen: the trivial memory every other method must beat); `memory` (the engine's classical
+  guide without the network: a still camera's memory that is never moved, flow-guided propagation when the
+  camera moves, Telea where confidence is low); `model` (the network on top of that guide).
 - PSNR and SSIM (65-pixel window, as the published protocol) on the full composited frame, averaged over
   frames; E_warp: flow warping error (x1e3) with OpenCV's DIS flow and a forward-backward occlusion check
   (published numbers used FlowNet2: compare trends, not digits); hole flicker: mean |change of the output -
@@ -190,6 +203,10 @@ regenerate the page.
 ![PSNR per clip]({psnr_plot})
 
 ![Quality vs speed]({speed_plot})
+
+## Crops around the hole
+
+{crops}
 
 ## Beside published methods
 

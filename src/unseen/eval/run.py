@@ -23,7 +23,7 @@ from unseen.eval.vfid import vfid
 class EvalConfig:
     """What `unseen eval` runs."""
 
-    methods: list[str] = field(default_factory=lambda: ["telea", "memory", "model"])
+    methods: list[str] = field(default_factory=lambda: ["telea", "lastseen", "memory", "model"])
     weights: str = "small"
     width: int = 432
     height: int = 240
@@ -35,6 +35,7 @@ class EvalConfig:
     real: bool = False  # real-object mode
     lpips: tuple[str, str] | None = None  # (torchvision AlexNet state dict, LPIPS v0.1 alex linear layers)
     i3d: str | None = None  # pytorch-i3d state dict (rgb_imagenet.pt) for VFID
+    shard: tuple[int, int] = (0, 1)  # (k, n): only every n-th (clip, mask kind) job from the k-th, to run in parallel
 
 
 @dataclass
@@ -55,6 +56,7 @@ class EvalRow:
     # I3D features of the output and of the truth (VFID is a distance between sets of videos: see aggregate)
     i3d_out: np.ndarray | None = field(default=None, repr=False)
     i3d_true: np.ndarray | None = field(default=None, repr=False)
+    crops: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False)  # input, output, truth
 
 
 @dataclass
@@ -136,7 +138,8 @@ def _silhouettes(clips: list[EvalClip]) -> list[np.ndarray]:
 
 
 def evaluate(root: str | Path, config: EvalConfig, progress: bool = True, sheets: Path | None = None) -> list[EvalRow]:
-    """Score every method on every clip and mask kind."""
+    """Score every method on every clip and mask kind. Each row keeps a crop around the hole of its output three
+    quarters into the clip (with the input's and the truth's) for the reports' contact sheets."""
     from tqdm import tqdm
 
     clips = load_eval_clips(root, config)
@@ -148,6 +151,8 @@ def evaluate(root: str | Path, config: EvalConfig, progress: bool = True, sheets
         jobs = [j for j in jobs if j[1].annotations is not None]
         if not jobs:
             raise UnseenError(f"{root}: real-object mode needs clips with Annotations/ on every frame")
+    k, n = config.shard
+    jobs = jobs[k::n]
     lpips = None
     if config.lpips:
         from unseen.eval.lpips import LPIPS
@@ -171,6 +176,8 @@ def evaluate(root: str | Path, config: EvalConfig, progress: bool = True, sheets
             shown[masks] = 0  # what is under the hole never reaches a method
             truth = clip.frames
         true_feat = i3d.video(truth) if i3d is not None and truth is not None else None
+        at = int(0.75 * (t - 1))
+        box = crop_box(masks[at])
         for method in config.methods:
             outputs, fps = run_method(method, config.weights, shown, masks, work)
             name = Path(method).stem if method.endswith(".safetensors") else method
@@ -190,12 +197,69 @@ def evaluate(root: str | Path, config: EvalConfig, progress: bool = True, sheets
                 ew = warping_error(outputs, outputs)  # no truth: flow between the outputs themselves
                 fl = hole_flicker(outputs, outputs[:1] * len(outputs), list(masks))  # change inside the hole
             out_feat = i3d.video(outputs) if true_feat is not None else None
-            rows.append(EvalRow(clip.name, camera, kind, name, p, s, s7, ew, fl, fps, lp, out_feat, true_feat))
+            row = EvalRow(clip.name, camera, kind, name, p, s, s7, ew, fl, fps, lp, out_feat, true_feat)
+            if truth is not None:
+                row.crops = tuple(crop(im, box) for im in (shown[at], outputs[at], truth[at]))
+            rows.append(row)
             if sheets is not None:
                 contact_sheet(sheets / f"{clip.name}-{kind}-{name}.jpg", clip.frames, masks, outputs)
             bar.update(1)
     bar.close()
     return rows
+
+
+def crop_box(hole: np.ndarray, context: int = 24) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) around a bool hole (H, W) with `context` px on each side (the whole frame if empty)."""
+    ys, xs = np.nonzero(hole)
+    h, w = hole.shape
+    if ys.size == 0:
+        return 0, 0, w, h
+    return max(0, xs.min() - context), max(0, ys.min() - context), min(w, xs.max() + 1 + context), min(h, ys.max() + 1 + context)
+
+
+def crop(image: np.ndarray, box: tuple[int, int, int, int], height: int = 150) -> np.ndarray:
+    """The box of a uint8 RGB image scaled to `height` px."""
+    import cv2
+
+    x0, y0, x1, y1 = box
+    size = (max(1, round((x1 - x0) * height / (y1 - y0))), height)
+    return cv2.resize(image[y0:y1, x0:x1], size, interpolation=cv2.INTER_AREA)
+
+
+def crop_sheets(rows: list[EvalRow], out_dir: Path) -> list[Path]:
+    """One contact sheet per mask kind and camera kind, `crops_<masks>_<camera>.jpg`: a row per clip with the crops
+    input | each method | truth."""
+    import cv2
+
+    methods = list(dict.fromkeys(r.method for r in rows))
+    written = []
+    for masks, camera in dict.fromkeys((r.masks, r.camera) for r in rows if r.crops is not None):
+        strips = []
+        for clip in dict.fromkeys(r.clip for r in rows if (r.masks, r.camera) == (masks, camera)):
+            got = {r.method: r for r in rows if (r.clip, r.masks) == (clip, masks) and r.crops is not None}
+            if not got:
+                continue
+            first = next(iter(got.values())).crops
+            strip = np.concatenate([first[0], *(got[m].crops[1] for m in methods if m in got), first[2]], 1)
+            label = np.zeros((16, strip.shape[1], 3), np.uint8)
+            cv2.putText(label, clip, (3, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
+            strips.append(np.concatenate([label, strip], 0))
+        if strips:
+            written.append(crop_sheet(out_dir / f"crops_{masks}_{camera}.jpg", strips, ["input", *methods, "truth"]))
+    return written
+
+
+def crop_sheet(path: Path, strips: list[np.ndarray], columns: list[str]) -> Path:
+    """Stack strips (padded to one width) under a header naming the columns; JPEG."""
+    import cv2
+
+    width = max(s.shape[1] for s in strips)
+    rows = [np.pad(s, ((0, 4), (0, width - s.shape[1]), (0, 0))) for s in strips]
+    header = np.zeros((18, width, 3), np.uint8)
+    cv2.putText(header, " | ".join(columns), (3, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 0), 1, cv2.LINE_AA)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), cv2.cvtColor(np.concatenate([header, *rows], 0), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
+    return path
 
 
 def contact_sheet(path: Path, frames: np.ndarray, masks: np.ndarray, outputs: list[np.ndarray], times: int = 4) -> Path:
@@ -234,4 +298,4 @@ def aggregate(rows: list[EvalRow]) -> list[dict]:
 
 def rows_as_dicts(rows: list[EvalRow]) -> list[dict]:
     """Rows as plain dicts (CSV); the I3D feature vectors stay out."""
-    return [{k: v for k, v in asdict(r).items() if not k.startswith("i3d_")} for r in rows]
+    return [{k: v for k, v in asdict(r).items() if not k.startswith("i3d_") and k != "crops"} for r in rows]

@@ -1,0 +1,194 @@
+"""The classical guide: a still camera is exact, a moving camera carries what it saw, no ghosts, only frames <= t."""
+
+import numpy as np
+import pytest
+
+from unseen.engine.memory import BackgroundMemory, LastSeenInpainter, MemoryInpainter, memory_fill
+from unseen.engine.propagation import GuideBuilder
+from unseen.eval.synthetic import textured_image
+
+
+def _ellipse(h: int, w: int, cx: float, cy: float, a: int, b: int) -> np.ndarray:
+    import cv2
+
+    m = np.zeros((h, w), np.uint8)
+    cv2.ellipse(m, (int(cx), int(cy)), (a, b), 0, 0, 360, 1, -1)
+    return m > 0
+
+
+def _jpeg(frame: np.ndarray, quality: int) -> np.ndarray:
+    import cv2
+
+    ok, data = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+
+
+def _grow(mask: np.ndarray, r: int) -> np.ndarray:
+    import cv2
+
+    return cv2.dilate(mask.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0
+
+
+def still_scene(t: int = 36, h: int = 120, w: int = 200, seed: int = 3):
+    """A still camera: a masked object crossing, an unmasked person-like mover, sensor noise, JPEG flicker."""
+    rng = np.random.default_rng(seed)
+    background = textured_image(h, w, rng, cells=10)
+    other = textured_image(h, w, rng, cells=3)
+    frames, masks = [], []
+    for i in range(t):
+        frame = background.astype(np.float32)
+        mover = _ellipse(h, w, 30 + 3 * i, 25 + 8 * np.sin(i / 3), 22, 16)  # moves on its own, never masked
+        frame[mover] = other[mover]
+        obj = _ellipse(h, w, 40 + 3.5 * i, 80, 18, 14)
+        frame[obj] = (200, 40, 40)
+        frame += rng.normal(0, 2.0, frame.shape)  # sensor noise
+        frame = _jpeg(np.clip(frame, 0, 255).astype(np.uint8), int(rng.integers(70, 95)))  # compression flicker
+        frames.append(frame)
+        masks.append(_grow(obj, 4))
+    return np.stack(frames), np.stack(masks), background
+
+
+def test_still_camera_memory_equals_lastseen_where_background_was_seen():
+    frames, masks, background = still_scene()
+    builder, lastseen = GuideBuilder(), LastSeenInpainter()
+    compared = differ = 0
+    for t, (f, m) in enumerate(zip(frames, masks, strict=True)):
+        shown = f.copy()
+        shown[m] = 0
+        guide, confidence = builder.step(shown, m)
+        base = lastseen.step(shown, m)
+        assert builder.still, t  # people moving, noise and flicker are not camera motion
+        seen = m & lastseen.memory.known
+        err = np.abs(lastseen.memory.value.astype(int) - background).mean(axis=2)
+        where = seen & (err <= 12)  # lastseen holds the background there
+        assert (confidence[where] > 0.5).all(), t  # used (1, or 0.6 for the first frame's doubtful rim)
+        other = where & (guide != base).any(axis=2)
+        # a value a compression artefact at the object's edge pushed past the colour tolerance is not taken: the
+        # memory keeps an observation at least as close to the background
+        err_guide = np.abs(guide[other].astype(int) - background[other]).mean(axis=1)
+        assert (err_guide <= err[other] + 0.5).all(), t
+        compared += int(where.sum())
+        differ += int(other.sum())
+    assert compared > 5000 and differ <= 0.001 * compared
+
+
+def planes_scene(t: int = 24, h: int = 160, w: int = 200):
+    """A camera panning over a smooth far plane (top, 2 px/frame) and a high-contrast near plane (bottom, 5 px/frame),
+    with a hole fixed in the frame over the far plane (like a logo)."""
+    rng = np.random.default_rng(5)
+    far = textured_image(h, w + 2 * t + 10, rng, cells=12)
+    near = textured_image(h, w + 5 * t + 10, rng, cells=4)
+    near = np.where(near > 127, 230, 25).astype(np.uint8)  # strong corners: a global estimate follows the near plane
+    split = 90
+    frames = []
+    for i in range(t):
+        frame = np.empty((h, w, 3), np.uint8)
+        frame[:split] = far[:split, 2 * i : 2 * i + w]
+        frame[split:] = near[split:, 5 * i : 5 * i + w]
+        frames.append(frame)
+    hole = np.zeros((h, w), bool)
+    hole[28:58, 85:115] = True
+    return np.stack(frames), hole
+
+
+def test_propagation_recovers_the_far_plane_where_a_single_similarity_cannot():
+    frames, hole = planes_scene()
+    builder, similarity = GuideBuilder(), BackgroundMemory()
+    for f in frames:
+        shown = f.copy()
+        shown[hole] = 0
+        guide, confidence = builder.step(shown, hole)
+        old, _ = memory_fill(similarity, shown, hole)
+    truth = frames[-1]
+    assert not builder.still
+    carried = confidence > 0
+    assert carried.sum() > 0.9 * hole.sum()  # the far plane seen earlier is carried into the whole hole
+    err = np.abs(guide[hole].astype(int) - truth[hole]).mean()
+    err_similarity = np.abs(old[hole].astype(int) - truth[hole]).mean()
+    assert err < 6.0  # stated error: mean absolute 6 grey levels after 24 frames of warping
+    assert err_similarity > 2 * err
+
+
+def test_no_ghosts_from_masks_that_miss_a_rim_and_a_limb():
+    """A textured object under a lagging mask (two frames behind, grown 2 px: it misses a 3-6 px leading rim, and for
+    a few frames the arm); still camera. In the hole where the object no longer is and the background was seen
+    before, the output must show that background, not the object's colours."""
+    rng = np.random.default_rng(7)
+    h, w, t = 120, 200, 40
+    background = textured_image(h, w, rng, cells=10)
+    skin = (textured_image(h, w, rng, cells=3) // 3 + np.array([150, 60, 20], np.uint8)).astype(np.uint8)  # orange
+    builder, lastseen = GuideBuilder(), LastSeenInpainter()
+    ghosts = {"memory": 0, "lastseen": 0}
+    xs = np.cumsum([0] + [2.5 + 0.5 * (i % 3) for i in range(24)] + [-3.0] * 16) + 50  # crosses, then comes back
+    bodies = []
+    seen_background = np.zeros((h, w), bool)
+    for i in range(t):
+        obj = _ellipse(h, w, xs[i], 60, 20, 16)
+        limb = np.zeros((h, w), bool)
+        limb[58:62, int(xs[i]) + 18 : int(xs[i]) + 24] = True  # an arm sticking out of the body
+        bodies.append((obj, limb))
+        frame = background.copy()
+        body = obj | limb
+        frame[body] = np.roll(skin, int(xs[i]), axis=1)[body]  # the texture moves with the object
+        lag_obj, lag_limb = bodies[max(0, i - 2)]
+        mask = _grow(lag_obj if 10 <= i < 14 else lag_obj | lag_limb, 2)  # the arm is missed for a few frames
+        shown = frame.copy()
+        shown[mask] = 0
+        gone = mask & ~body & seen_background  # hole pixels where the truth is the background, seen before
+        seen_background |= ~mask & ~body
+        for name, out in (("memory", builder.step(shown, mask)[0]), ("lastseen", lastseen.step(shown, mask))):
+            ghosts[name] += int((gone & (np.abs(out.astype(int) - background).mean(axis=2) > 30)).sum())
+    assert ghosts["lastseen"] > 300  # the trivial memory paints the missed rim back into the hole: the test can fail
+    # measured: 1845 against 4206 ghost pixels over the clip. Not zero: while the mask stands still and the object
+    # moves (the first frames) or the mask overshoots a reversal, the missed rim does not travel with the hole
+    assert ghosts["memory"] < 0.5 * ghosts["lastseen"]
+
+
+class LookAheadGuard:
+    """Frames that raise when frame t+1 is asked for before the consumer has finished frame t."""
+
+    def __init__(self, frames: np.ndarray) -> None:
+        self.frames = frames
+        self.finished = 0
+
+    def __iter__(self):
+        for t in range(len(self.frames)):
+            if self.finished < t:
+                raise AssertionError(f"frame {t} read before frame {t - 1} was finished")
+            yield self.frames[t]
+
+
+@pytest.mark.parametrize("make", [GuideBuilder, MemoryInpainter, LastSeenInpainter], ids=["guide", "memory", "lastseen"])
+def test_causal_no_frame_after_t_is_read(make):
+    frames, hole = planes_scene(t=10)
+    source = LookAheadGuard(frames)
+    method = make()
+    step = method.step
+    outputs = []
+    for frame in source:
+        shown = frame.copy()
+        shown[hole] = 0
+        outputs.append(step(shown, hole))
+        source.finished += 1
+    assert len(outputs) == len(frames)
+    changed = frames.copy()
+    changed[6:] = 255 - changed[6:]  # another future: frames <= 5 come out the same
+    again = make()
+    for t, frame in enumerate(changed[:6]):
+        shown = frame.copy()
+        shown[hole] = 0
+        a, b = again.step(shown, hole), outputs[t]
+        for x, y in zip(a if isinstance(a, tuple) else (a,), b if isinstance(b, tuple) else (b,), strict=True):
+            assert np.array_equal(x, y), t
+
+
+def test_new_frame_size_and_cut_start_over():
+    frames, hole = planes_scene(t=4)
+    builder = GuideBuilder()
+    for f in frames:
+        builder.step(f, hole)
+    guide, confidence = builder.step(255 - frames[-1], hole)  # a cut
+    assert builder.cut and confidence.max() == 0.0
+    small = frames[0][:64, :96]
+    guide, confidence = builder.step(small, hole[:64, :96])
+    assert guide.shape == small.shape and confidence.shape == small.shape[:2] and confidence.dtype == np.float32
