@@ -256,6 +256,7 @@ def run_speed_bench(
     threads: int = 0,
     load: int = 0,
     data: str | None = None,
+    startup: bool = True,
 ) -> list[SpeedRow]:
     """Measure telea, memory, the naive model and the engine (each backend) on a generated 480x288 clip, at a 960x540
     working size, and on a real val clip (with `data`); with `load`, each row again beside busy processes; print tables."""
@@ -339,18 +340,19 @@ def run_speed_bench(
     rows = []
     for name, make, f, m, note in tqdm(plan, desc="methods", unit="method"):
         rows.append(measure_with_load(name, make, f[:n], m[:n], warmup, note, load))
-    startup = run_startup(real if data else clip, real_masks if data else holes)
+    startup_lines = run_startup(real if data else clip, real_masks if data else holes) if startup else []
     print(
         f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, load average {load_avg[0]:.1f} at the start "
         f"(other work shares this machine); model threads {resolve_threads(threads)}; synthetic clip 480x288, hole {100 * coverage:.1f}%"
         f"{real_note}" + (f"; not installed: {', '.join(skipped)}" if skipped else "")
     )
     print_table(rows, load)
-    print(
-        "\n| start-up (fresh process to first output frame, s) | backend | interpreter | imports | model + backend | first frame | total |"
-    )
-    print("|---|---|---:|---:|---:|---:|---:|")
-    print("\n".join(startup))
+    if startup_lines:
+        print(
+            "\n| start-up (fresh process to first output frame, s) | backend | interpreter | imports | model + backend | first frame | total |"
+        )
+        print("|---|---|---:|---:|---:|---:|---:|")
+        print("\n".join(startup_lines))
     if soak:
         run_soak(weights, soak, threads)
     return rows
