@@ -46,9 +46,9 @@ def test_headless_live_file_to_file(tmp_path, capsys):
 def test_bench_speed_smoke(capsys):
     from unseen.bench.speed import run_speed_bench
 
-    rows = run_speed_bench(frames=6, warmup=2, naive_frames=2, backends=("eager",), hd_frames=2)
+    rows = run_speed_bench(frames=6, warmup=2, naive_frames=2, backends=("eager",), hd_frames=2, startup=False)
     names = [r.name for r in rows]
-    assert names[:3] == ["telea", "memory", "model, naive (full frame, clip recomputed)"] and len(rows) == 7
+    assert names[:3] == ["telea", "memory", "model, naive (full frame, clip recomputed)"] and len(rows) == 9
     assert "engine, eager, network every frame" in names
     assert all(r.fps > 0 and r.p95_ms >= r.p50_ms > 0 for r in rows)
     assert "| engine, eager |" in capsys.readouterr().out

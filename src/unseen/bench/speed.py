@@ -256,6 +256,7 @@ def run_speed_bench(
     threads: int = 0,
     load: int = 0,
     data: str | None = None,
+    startup: bool = True,
 ) -> list[SpeedRow]:
     """Measure telea, memory, the naive model and the engine (each backend) on a generated 480x288 clip, at a 960x540
     working size, and on a real val clip (with `data`); with `load`, each row again beside busy processes; print tables."""
@@ -307,7 +308,16 @@ def run_speed_bench(
         # runs only where it has not seen the background. trust 0: the network fills the whole hole on every frame
         plan.append((f"engine, {backend}", engine(backend, trust=5), clip, holes, precision(backend)))
         plan.append((f"engine, {backend}, network every frame", engine(backend), clip, holes, precision(backend)))
-    plan.append(("engine, eager, network every frame, 2 threads", engine("eager", threads=2), clip, holes, "bf16; 2 intra-op threads"))
+    short = warmup + min(frames, 20)  # two threads can be 20x slower on a busy machine: fewer frames
+    plan.append(
+        (
+            "engine, eager, network every frame, 2 threads",
+            engine("eager", threads=2),
+            clip[:short],
+            holes[:short],
+            "bf16; 2 intra-op threads",
+        )
+    )
     plan.append(
         ("engine, eager, network every frame, delay 3 (batches of 4)", engine("eager", delay=3), clip, holes, "bf16; +3 frames latency")
     )
@@ -336,21 +346,23 @@ def run_speed_bench(
         for backend in backends:
             name = f"real clip, {backend}, network every frame, 960x540 working size"
             plan.append((name, engine(backend, work_width=960, work_height=540), real_big, real_big_masks, precision(backend)))
-    rows = []
-    for name, make, f, m, note in tqdm(plan, desc="methods", unit="method"):
-        rows.append(measure_with_load(name, make, f[:n], m[:n], warmup, note, load))
-    startup = run_startup(real if data else clip, real_masks if data else holes)
     print(
         f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, load average {load_avg[0]:.1f} at the start "
         f"(other work shares this machine); model threads {resolve_threads(threads)}; synthetic clip 480x288, hole {100 * coverage:.1f}%"
         f"{real_note}" + (f"; not installed: {', '.join(skipped)}" if skipped else "")
     )
-    print_table(rows, load)
-    print(
-        "\n| start-up (fresh process to first output frame, s) | backend | interpreter | imports | model + backend | first frame | total |"
-    )
-    print("|---|---|---:|---:|---:|---:|---:|")
-    print("\n".join(startup))
+    print_header(load)
+    rows: list[SpeedRow] = []
+    for name, make, f, m, note in tqdm(plan, desc="methods", unit="method"):
+        rows.append(measure_with_load(name, make, f[:n], m[:n], warmup, note, load))
+        print_row(rows[-1], rows, load)  # as it comes: a long run interrupted still has its rows
+    startup_lines = run_startup(real if data else clip, real_masks if data else holes) if startup else []
+    if startup_lines:
+        print(
+            "\n| start-up (fresh process to first output frame, s) | backend | interpreter | imports | model + backend | first frame | total |"
+        )
+        print("|---|---|---:|---:|---:|---:|---:|")
+        print("\n".join(startup_lines))
     if soak:
         run_soak(weights, soak, threads)
     return rows
@@ -377,17 +389,28 @@ def run_soak(weights: str, frames: int, threads: int = 0) -> tuple[float, float]
     return at_1000, end
 
 
-def print_table(rows: list[SpeedRow], load: int = 0) -> None:
-    """Markdown table with ratios against the naive model and telea, and (with load) the loaded fps and its ratio."""
-    naive = next((r for r in rows if r.name.startswith("model, naive")), None)
-    telea = next((r for r in rows if r.name == "telea"), None)
+def print_header(load: int = 0) -> None:
+    """The markdown table's header (with load: the loaded fps and its ratio to quiet)."""
     loaded = f" fps, {load} busy | x quiet |" if load else ""
     print(f"| method | frames | fps | p50 ms | p95 ms | peak RSS MB | x naive | x telea |{loaded} note |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if load else "") + "---|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if load else "") + "---|", flush=True)
+
+
+def print_row(r: SpeedRow, rows: list[SpeedRow], load: int = 0) -> None:
+    """One table line, with ratios against the naive model and telea among `rows`."""
+    naive = next((x for x in rows if x.name.startswith("model, naive")), None)
+    telea = next((x for x in rows if x.name == "telea"), None)
+    xn = f"{r.fps / naive.fps:.1f}" if naive else "-"
+    xt = f"{r.fps / telea.fps:.2f}" if telea else "-"
+    extra = f" {r.fps_loaded:.1f} | {r.fps_loaded / r.fps:.2f} |" if load and r.fps_loaded is not None else (" - | - |" if load else "")
+    print(
+        f"| {r.name} | {r.frames} | {r.fps:.1f} | {r.p50_ms:.1f} | {r.p95_ms:.1f} | {r.peak_rss_mb:.0f} | {xn} | {xt} |{extra} {r.note} |",
+        flush=True,
+    )
+
+
+def print_table(rows: list[SpeedRow], load: int = 0) -> None:
+    """Markdown table with ratios against the naive model and telea, and (with load) the loaded fps and its ratio."""
+    print_header(load)
     for r in rows:
-        xn = f"{r.fps / naive.fps:.1f}" if naive else "-"
-        xt = f"{r.fps / telea.fps:.2f}" if telea else "-"
-        extra = f" {r.fps_loaded:.1f} | {r.fps_loaded / r.fps:.2f} |" if load and r.fps_loaded is not None else (" - | - |" if load else "")
-        print(
-            f"| {r.name} | {r.frames} | {r.fps:.1f} | {r.p50_ms:.1f} | {r.p95_ms:.1f} | {r.peak_rss_mb:.0f} | {xn} | {xt} |{extra} {r.note} |"
-        )
+        print_row(r, rows, load)
