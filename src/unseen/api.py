@@ -33,7 +33,7 @@ def remove(
     from dataclasses import fields
 
     from unseen.errors import UnseenError
-    from unseen.jobs.remove import RemoveOptions, run_remove
+    from unseen.pipeline.removal import RemoveOptions, run_remove
 
     known = {f.name for f in fields(RemoveOptions)}
     unknown = sorted(set(options) - known)

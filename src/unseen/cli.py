@@ -8,7 +8,7 @@ import re
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import NoReturn
 
@@ -16,7 +16,7 @@ from unseen.errors import Terminated, UnseenError
 
 
 def _cmd_remove(args: argparse.Namespace) -> int:
-    from unseen.jobs.remove import RemoveOptions, run_remove
+    from unseen.pipeline.removal import RemoveOptions, run_remove
 
     opts = RemoveOptions(
         input=args.input,
@@ -37,8 +37,8 @@ def _cmd_remove(args: argparse.Namespace) -> int:
 
 
 def _cmd_masks(args: argparse.Namespace) -> int:
-    from unseen.jobs.masks_preview import run_masks_preview
-    from unseen.jobs.remove import RemoveOptions
+    from unseen.masks.preview import run_masks_preview
+    from unseen.pipeline.removal import RemoveOptions
 
     opts = RemoveOptions(
         input=args.input,
@@ -53,14 +53,14 @@ def _cmd_masks(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from unseen.jobs.demo import run_demo
+    from unseen.pipeline.demo import run_demo
 
     run_demo(args.out, method=args.method, frames=args.frames, overwrite=args.overwrite, progress=not args.quiet)
     return 0
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
-    from unseen.model.summary import print_presets, time_step
+    from unseen.bench.models import print_presets, time_step
 
     _check_frame_size(args.width, args.height)
     print_presets(args.height, args.width)
@@ -85,8 +85,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_live(args: argparse.Namespace) -> int:
-    from unseen.jobs.live import run_headless, run_server
     from unseen.server.app import LiveConfig
+    from unseen.server.headless import run_headless, run_server
 
     if args.source:
         if not args.out:
@@ -370,13 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--summary", help="summary CSV (default OUT/summary.csv); appended to, so a re-run resumes")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_batch_command)
-
-    for extra in _EXTRA_COMMANDS:
-        extra(sub)
     return parser
-
-
-_EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
 
 
 # errors of the machine around unseen (a full disk, a read-only or vanished drive), not bugs: one line, exit 2

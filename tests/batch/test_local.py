@@ -10,7 +10,7 @@ import numpy as np
 
 from tests.batch.conftest import WriterKiller, decode, long_clip
 from unseen.cli import main
-from unseen.jobs.remove import RemoveOptions, run_remove
+from unseen.pipeline.removal import RemoveOptions, run_remove
 
 
 def _summary(out: Path) -> list[dict]:

@@ -12,7 +12,7 @@ import pytest
 
 from tests.batch.conftest import WriterKiller, decode, long_clip
 from unseen.cli import main
-from unseen.jobs.remove import RemoveOptions, run_remove
+from unseen.pipeline.removal import RemoveOptions, run_remove
 
 
 def test_ray_local_runs_every_row_and_redoes_a_killed_workers_video(library: Path, capsys):

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
+from unseen.datasets.synthetic import moving_object_scene
 from unseen.engine import backends
 from unseen.engine.backends import TOLERANCE, auto_runner, installed_backends, make_runner, self_check, step_graph_path
 from unseen.engine.online import EngineConfig, OnlineInpainter
 from unseen.eval.metrics import psnr
-from unseen.eval.synthetic import moving_object_scene
 from unseen.masks.hygiene import dilate
 from unseen.model.checkpoint import load_generator
 

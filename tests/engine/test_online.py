@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 
+from unseen.datasets.synthetic import moving_object_scene
 from unseen.engine.composite import composite_patch, feather_alpha
 from unseen.engine.memory import MemoryInpainter
 from unseen.engine.online import EngineConfig, OnlineInpainter
 from unseen.engine.roi import RoiTracker
 from unseen.engine.telea import TeleaInpainter
-from unseen.eval.synthetic import moving_object_scene
 from unseen.masks.hygiene import dilate
 from unseen.model.config import get_preset
 from unseen.model.generator import InpaintGenerator
@@ -196,3 +196,23 @@ def test_memory_follows_a_turning_and_zooming_camera():
     # and is carried aligned: flow propagation resamples every frame (measured 7.3 grey levels; the similarity memory
     # it replaced, resampling only when the motion had added up, was under 6)
     assert np.abs(out[known].astype(int) - frame[known]).mean() < 8
+
+
+def test_delay_with_an_exported_backend_steps_every_frame_through_its_runner(scene):
+    """--backend onnx --delay 3 must run every frame in the exported graph, not in eager torch."""
+    engine = _engine(delay=3, trust_memory=0)
+    calls = []
+    inner = engine.runner
+
+    class Counting:
+        name = "onnx"  # any runner but eager torch
+
+        def __call__(self, *args):
+            calls.append(1)
+            return inner(*args)
+
+    engine.runner = Counting()
+    frames, masks, _ = scene
+    outs = [o for f, m in zip(frames, masks, strict=True) for o in engine.push(f, m)] + engine.flush()
+    assert len(outs) == len(frames)
+    assert len(calls) == sum(bool(m.any()) for m in masks)

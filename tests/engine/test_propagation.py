@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from unseen.datasets.synthetic import textured_image
 from unseen.engine.memory import BackgroundMemory, LastSeenInpainter, MemoryInpainter, memory_fill
 from unseen.engine.propagation import GuideBuilder
-from unseen.eval.synthetic import textured_image
 
 
 def _ellipse(h: int, w: int, cx: float, cy: float, a: int, b: int) -> np.ndarray:

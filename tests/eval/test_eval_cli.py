@@ -4,7 +4,7 @@ import csv
 
 from tests.conftest import write_pngs
 from unseen.cli import main
-from unseen.eval.synthetic import moving_object_scene
+from unseen.datasets.synthetic import moving_object_scene
 
 
 def test_eval_cli_writes_tables_csv_plots_and_page(tmp_path, capsys):

@@ -140,7 +140,7 @@ def test_remove_hand_needs_no_detector(shared_data, tmp_path):
     from tests.conftest import write_pngs
     from unseen.cli import main
     from unseen.io.frames import open_frames
-    from unseen.jobs.remove import RemoveOptions, build_mask_source
+    from unseen.pipeline.removal import RemoveOptions, build_mask_source
 
     write_pngs(tmp_path / "in", np.stack(_asl_frames(shared_data, limit=8)))
     assert main(["masks", str(tmp_path / "in"), "--remove", "hand,face", "--out", str(tmp_path / "prev.mp4"), "-q"]) == 0

@@ -5,8 +5,8 @@ import pytest
 
 from tests.conftest import write_pngs, write_video
 from unseen.cli import main
+from unseen.datasets.synthetic import moving_object_scene
 from unseen.errors import UnseenError
-from unseen.eval.synthetic import moving_object_scene
 from unseen.masks.tracker import BoxTrackerSource, parse_box
 
 

@@ -13,7 +13,7 @@ def browser_scene(t: int = 120, h: int = 240, w: int = 320):
     """A red disc circling slowly over a static blue-green textured background."""
     import cv2
 
-    from unseen.eval.synthetic import textured_image
+    from unseen.datasets.synthetic import textured_image
 
     rng = np.random.default_rng(3)
     bg = textured_image(h, w, rng, cells=10).astype(np.float32)

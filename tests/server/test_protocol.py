@@ -8,8 +8,8 @@ import pytest
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
+from unseen.datasets.synthetic import moving_object_scene
 from unseen.engine.memory import MemoryInpainter
-from unseen.eval.synthetic import moving_object_scene
 from unseen.server.app import LiveConfig, create_app
 from unseen.server.protocol import decode_result, encode_frame
 

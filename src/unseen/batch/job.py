@@ -113,7 +113,7 @@ def run_one(row: BatchRow, threads: int = 1) -> RowResult:
     if row.problem:
         result.status, result.error = "failed", row.problem
         return result
-    from unseen.jobs.remove import RemoveOptions, run_remove
+    from unseen.pipeline.removal import RemoveOptions, run_remove
 
     out = Path(row.output)
     start, cpu_start = time.perf_counter(), cpu_seconds()

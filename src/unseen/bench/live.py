@@ -65,7 +65,7 @@ def run_live_bench(
         frames, box = scene.frames, scene.box
         what = f"{Path(clip).name} at {size[0]}x{size[1]} with a textured object moving over it"
     else:
-        from unseen.eval.synthetic import moving_object_scene
+        from unseen.datasets.synthetic import moving_object_scene
 
         scene = None
         generated = moving_object_scene(120, size[1], size[0], seed=5, area=0.03)

@@ -82,17 +82,16 @@ class NaiveModel(Inpainter):
         import torch
 
         from unseen.engine.memory import memory_fill
-        from unseen.engine.tensors import tensor_to_frame
-        from unseen.train.data import to_tensor_clip
+        from unseen.engine.tensors import clip_to_tensor, tensor_to_frame
 
         guide, flag = memory_fill(self.memory, frame, mask)
         k = self.model.config.cache_frames
         for store, item in ((self.frames, frame), (self.masks, mask), (self.guides, guide), (self.flags, flag)):
             store.append(item)
             del store[:-k]
-        f = to_tensor_clip(np.stack(self.frames))[None]
+        f = clip_to_tensor(np.stack(self.frames))[None]
         m = torch.from_numpy(np.stack(self.masks)).float()[None, :, None]
-        g = torch.cat([to_tensor_clip(np.stack(self.guides)), torch.from_numpy(np.stack(self.flags)).float()[:, None]], 1)[None]
+        g = torch.cat([clip_to_tensor(np.stack(self.guides)), torch.from_numpy(np.stack(self.flags)).float()[:, None]], 1)[None]
         with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
             out = self.model(f, m, g)
         return tensor_to_frame(out[:, -1].float())
@@ -176,13 +175,13 @@ def _ping_pong(frames: np.ndarray, masks: np.ndarray, n: int) -> tuple[np.ndarra
 _STARTUP_PROBE = """
 import json, sys, time
 t0 = time.time()
-from unseen.engine.registry import make_inpainter
+from unseen.pipeline import load_inpainter
 from unseen.io.frames import open_frames
-from unseen.jobs.remove import RemoveOptions, build_mask_source
+from unseen.pipeline.removal import RemoveOptions, build_mask_source
 from unseen.pipeline import run
 t1 = time.time()
 frames, masks, backend = sys.argv[1:4]
-inpainter = make_inpainter("model", "small", backend=backend)
+inpainter = load_inpainter("model", "small", backend=backend)
 t2 = time.time()
 first = []
 class Enough(Exception):
@@ -263,12 +262,11 @@ def run_speed_bench(
     import torch
     from tqdm import tqdm
 
+    from unseen.datasets.synthetic import moving_object_scene
     from unseen.engine.backends import installed_backends, resolve_threads
-    from unseen.engine.memory import MemoryInpainter
-    from unseen.engine.online import EngineConfig, OnlineInpainter
-    from unseen.engine.telea import TeleaInpainter
-    from unseen.eval.synthetic import moving_object_scene
+    from unseen.engine.online import EngineConfig
     from unseen.masks.hygiene import dilate
+    from unseen.pipeline import load_inpainter
 
     available = installed_backends()
     skipped = [b for b in backends if b not in available]
@@ -286,15 +284,15 @@ def run_speed_bench(
 
     def engine(backend: str, trust: int = 0, **kw) -> Callable[[], Inpainter]:
         cfg = EngineConfig(backend=backend, bf16=backend != "onnx", threads=kw.pop("threads", threads), trust_memory=trust, **kw)
-        return partial(OnlineInpainter.from_weights, weights, cfg)
+        return partial(load_inpainter, "model", weights, cfg)
 
     def precision(backend: str) -> str:
         return "fp32" if backend == "onnx" else "bf16"
 
     n = warmup + frames
     plan: list[tuple[str, Callable[[], Inpainter], np.ndarray, np.ndarray, str]] = [
-        ("telea", TeleaInpainter, clip, holes, ""),
-        ("memory", MemoryInpainter, clip, holes, ""),
+        ("telea", partial(load_inpainter, "telea"), clip, holes, ""),
+        ("memory", partial(load_inpainter, "memory"), clip, holes, ""),
         (
             "model, naive (full frame, clip recomputed)",
             lambda: NaiveModel(weights),
@@ -370,13 +368,13 @@ def run_speed_bench(
 
 def run_soak(weights: str, frames: int, threads: int = 0) -> tuple[float, float]:
     """Run the engine for `frames` frames; report RSS at frame 1000 and at the end (memory must stay flat)."""
-    from unseen.engine.online import EngineConfig, OnlineInpainter
-    from unseen.eval.synthetic import moving_object_scene
+    from unseen.datasets.synthetic import moving_object_scene
     from unseen.masks.hygiene import dilate
+    from unseen.pipeline import load_inpainter
 
     scene = moving_object_scene(500, 288, 480, seed=1, area=0.08)
     holes = dilate(scene.masks, 4)
-    engine = OnlineInpainter.from_weights(weights, EngineConfig(threads=threads))
+    engine = load_inpainter("model", weights, threads=threads)
     at_1000 = 0.0
     for i in range(frames):
         j = i % 1000

@@ -19,10 +19,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from unseen.engine.registry import BACKENDS
 from unseen.errors import UnseenError
 from unseen.model.generator import InpaintGenerator
 
-BACKENDS = ("auto", "eager", "compile", "onnx", "openvino")
 AUTO_ORDER = ("openvino", "eager")  # fastest first; `auto` takes the first installed one that passes `self_check`
 DEFAULT_THREADS = 1  # intra-op threads when the user gives 0
 # largest |difference| from eager fp32 of the output (in [-1, 1]) on the self-check input; bf16 rounds to ~3 digits

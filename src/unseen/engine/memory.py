@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from unseen.engine.inpainter import Inpainter
-from unseen.engine.motion import global_motion
 from unseen.engine.propagation import GuideBuilder, GuideConfig
 from unseen.engine.telea import telea_fill
+from unseen.vision.motion import global_motion
 
 
 @dataclass
@@ -32,13 +32,12 @@ class MemoryConfig:
 
 
 class BackgroundMemory:
-    """Per-pixel memory of the last unmasked value and its age (frames since seen)."""
+    """Per-pixel memory of the last unmasked value, following a similarity-moving camera."""
 
     def __init__(self, config: MemoryConfig | None = None) -> None:
         self.config = config or MemoryConfig()
         self.value: np.ndarray | None = None  # uint8 (H, W, 3)
         self.known: np.ndarray | None = None  # bool (H, W)
-        self.age: np.ndarray | None = None  # int32 (H, W)
         self._prev_small: np.ndarray | None = None
         self._prev_hole: np.ndarray | None = None
         self._pending = np.eye(3)  # camera motion (full-size pixels) since the memory last moved, not applied yet
@@ -48,7 +47,7 @@ class BackgroundMemory:
 
     def reset(self) -> None:
         """Forget everything."""
-        self.value = self.known = self.age = None
+        self.value = self.known = None
         self._prev_small = self._prev_hole = None
         self._pending = np.eye(3)
         self.still_frames = 0
@@ -79,7 +78,7 @@ class BackgroundMemory:
         if prev is None or self.value is None or prev.shape != small.shape:
             return
         if float(np.mean(np.abs(small.astype(np.float32) - prev))) > self.config.cut_threshold:
-            self.value = self.known = self.age = None
+            self.value = self.known = None
             self.cut = True
             self.still_frames = 0
             return
@@ -115,7 +114,6 @@ class BackgroundMemory:
         self._pending[:2, 2] = shift - (ix, iy)  # the sub-pixel remainder waits for later frames
         self.value = np.roll(self.value, (iy, ix), axis=(0, 1))
         self.known = np.roll(self.known, (iy, ix), axis=(0, 1))
-        self.age = np.roll(self.age, (iy, ix), axis=(0, 1))
         if iy > 0:
             self.known[:iy] = False
         elif iy < 0:
@@ -136,7 +134,6 @@ class BackgroundMemory:
         self.value = cv2.warpAffine(self.value, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         known = cv2.warpAffine(self.known.astype(np.uint8), matrix, (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
         self.known = cv2.erode(known, np.ones((3, 3), np.uint8)) > 0  # resampled edges are uncertain
-        self.age = cv2.warpAffine(self.age, matrix, (w, h), flags=cv2.INTER_NEAREST)
 
     def update(self, frame: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Add a frame (uint8 RGB, bool hole mask); return (memory image, bool map of holes it can fill)."""
@@ -147,12 +144,9 @@ class BackgroundMemory:
         if self.value is None:
             self.value = frame.copy()
             self.known = np.zeros(frame.shape[:2], bool)
-            self.age = np.zeros(frame.shape[:2], np.int32)
         seen = ~mask
         np.copyto(self.value, frame, where=seen[..., None])
         self.known |= seen
-        self.age += 1
-        self.age *= mask  # 0 where seen now
         return self.value, mask & self.known
 
 

@@ -93,7 +93,6 @@ class OnlineInpainter(Inpainter):
         self.cache = model.new_cache()
         self.runner = make_runner(model, self.config.backend, self.config.bf16, self.config.threads)
         self.roi = RoiTracker(model.config.unit, self.config.roi_margin, grow=self.config.roi_margin // 2)
-        self.frames_seen = 0
         self.pending: list[_Prep] = []
 
     @classmethod
@@ -121,7 +120,6 @@ class OnlineInpainter(Inpainter):
         value, confidence = self.memory.step(frame, mask)
         if self.memory.cut:
             self.cache.reset()
-        self.frames_seen += 1
         from_memory = confidence >= 1.0 if self.memory.still else np.zeros_like(mask)
         prep = _Prep(frame, mask, value, from_memory, confidence)
         if not mask.any():
@@ -216,7 +214,7 @@ class OnlineInpainter(Inpainter):
     @torch.no_grad()
     def _run_pending(self) -> list[np.ndarray]:
         batch = [p for p in self.pending if p.done is None]
-        if batch:
+        if batch and self.runner.name == "eager":  # torch runs k + 1 frames at once; exported graphs step one by one
             work = batch[0].work
             same = [p for p in batch if p.work == work]
             need = np.any([p.need for p in same], axis=0)
@@ -227,13 +225,13 @@ class OnlineInpainter(Inpainter):
                 out = self.model.step_many(f, m, g if self.model.config.guide else None, self.cache)
             for i, p in enumerate(same):
                 p.done = self._finish(p, out[:, i].float(), box)
-            for p in batch:  # a size change inside a batch (rare): one by one
-                if p.done is None:
-                    box = self._box(p.need, p.work)
-                    f1, m1, g1 = self._network_inputs(p, box)
-                    p.done = self._finish(
-                        p, self.model.step(f1, m1, g1 if self.model.config.guide else None, self.cache, runner=self.runner), box
-                    )
+        for p in batch:  # another backend, or a size change inside a batch (rare): one by one through the runner
+            if p.done is None:
+                box = self._box(p.need, p.work)
+                f1, m1, g1 = self._network_inputs(p, box)
+                p.done = self._finish(
+                    p, self.model.step(f1, m1, g1 if self.model.config.guide else None, self.cache, runner=self.runner), box
+                )
         done = [p.done for p in self.pending]
         self.pending = []
         return done

@@ -142,7 +142,7 @@ class GuideBuilder:
 
     def _decide_still(self, grey: np.ndarray, scale: float, exclude: np.ndarray) -> None:
         """Update `still` from the background's motion against the anchor (still) or the last frame (moving)."""
-        from unseen.engine.motion import background_points, still_fraction
+        from unseen.vision.motion import background_points, still_fraction
 
         c = self.config
         if self.still and self._anchor is not None:
@@ -186,7 +186,7 @@ class GuideBuilder:
             self.conf = np.zeros(hole.shape, np.float32)
             self._stable = np.zeros(hole.shape, np.uint8)
             if self.still:
-                from unseen.engine.motion import background_points
+                from unseen.vision.motion import background_points
 
                 self._anchor = (grey, background_points(grey, _dilate(small_hole, max(4, round(c.track_margin * scale)))))
         else:

@@ -11,6 +11,11 @@ def frame_to_tensor(frame: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None].float().div(127.5).sub(1.0)
 
 
+def clip_to_tensor(frames: np.ndarray) -> torch.Tensor:
+    """uint8 RGB (T, H, W, 3) -> float (T, 3, H, W) in [-1, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+
 def tensor_to_frame(x: torch.Tensor) -> np.ndarray:
     """float (1, 3, H, W) in [-1, 1] -> uint8 RGB (H, W, 3)."""
     y = x[0].float().add(1.0).mul(127.5).round().clamp(0, 255).to(torch.uint8)

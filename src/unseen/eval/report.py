@@ -127,6 +127,14 @@ def published_table() -> str:
     return "\n".join(lines)
 
 
+def machine_description() -> str:
+    """Where the numbers were measured: architecture, cores and the accelerator torch sees (if any)."""
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return f"{platform.machine()}, {os.cpu_count()} cores, {gpu}"
+
+
 def write_reports(rows: list[EvalRow], config: EvalConfig, data: str, out_dir: Path, report: Path | None) -> list[Path]:
     """CSV (per clip and aggregate), plots, and optionally the Markdown results page."""
     sheets = crop_sheets(rows, out_dir)
@@ -146,7 +154,7 @@ def write_reports(rows: list[EvalRow], config: EvalConfig, data: str, out_dir: P
         )
         text = RESULTS_TEMPLATE.format(
             command=f"unseen eval {data} --methods {','.join(config.methods)} --frames {config.frames} --out {out_dir} --report {report}",
-            machine=f"{platform.machine()}, {os.cpu_count()} cores, no GPU",
+            machine=machine_description(),
             size=f"{config.width}x{config.height}",
             data=data,
             n_clips=len({r.clip for r in rows}),
@@ -215,8 +223,8 @@ regenerate the page.
 The protocols differ and the rows are not directly comparable: the published methods are **offline**
 (they see future frames), run on a **GPU**, were trained for days on the full YouTube-VOS training set
 (3,471 videos) and are scored on the full DAVIS (50 clips) / YouTube-VOS (508 clips) test sets with
-E2FGVI's fixed masks. unseen runs **online** (past frames only) on a 2-core CPU, was trained for hours on
-the small clip set in `../shared/data/train`, and is scored here on `{data}` ({n_clips} clips) with
+E2FGVI's fixed masks. unseen runs **online** (past frames only) on {machine}, was trained for hours on
+a small clip set (see its model card), and is scored here on `{data}` ({n_clips} clips) with
 its own seeded masks. Thiry et al. 2024 ("Towards Online Real-Time Memory-based Video Inpainting
 Transformers") report online variants of such models at over 20 fps on a GPU with some loss in quality
 against their offline versions; this is the setting unseen targets, on a CPU. Published figures are

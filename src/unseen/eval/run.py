@@ -101,7 +101,7 @@ def camera_kind(frames: np.ndarray) -> str:
     """'static' when the median global motion between frames is under half a pixel, else 'moving'."""
     import cv2
 
-    from unseen.engine.motion import global_motion
+    from unseen.vision.motion import global_motion
 
     shifts = []
     for a, b in zip(frames[:-1:2], frames[1::2], strict=False):
@@ -112,15 +112,12 @@ def camera_kind(frames: np.ndarray) -> str:
 
 def run_method(method: str, weights: str, frames: np.ndarray, masks: np.ndarray, work: tuple[int, int]) -> tuple[list[np.ndarray], float]:
     """Run one method online over a clip; returns outputs and frames per second."""
-    from unseen.engine.online import EngineConfig, OnlineInpainter
-    from unseen.engine.registry import make_inpainter
+    from unseen.pipeline import load_inpainter
 
     if method == "model" or method.endswith(".safetensors"):
-        inpainter = OnlineInpainter.from_weights(
-            weights if method == "model" else method, EngineConfig(work_width=work[0], work_height=work[1])
-        )
+        inpainter = load_inpainter("model", weights if method == "model" else method, work_width=work[0], work_height=work[1])
     else:
-        inpainter = make_inpainter(method, weights)
+        inpainter = load_inpainter(method)
     start = time.perf_counter()
     outputs = [inpainter.step(f, m) for f, m in zip(frames, masks, strict=True)]
     return outputs, len(frames) / (time.perf_counter() - start)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +32,6 @@ class SourceInfo:
     names: list[str] | None = None
     has_audio: bool = False
     path: Path | None = None
-    extra: dict = field(default_factory=dict)
     rotation: float = 0.0  # display-matrix rotation (degrees, counter-clockwise) of the stored frames; delivered upright
 
 

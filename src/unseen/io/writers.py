@@ -359,3 +359,34 @@ def open_writer(
     if out.suffix.lower() in VIDEO_OUT_EXTENSIONS:
         return VideoWriter(out, info, overwrite, crf, info.path if info.has_audio else None)
     return PngFolderWriter(out, names, overwrite)
+
+
+class StreamWriter(FrameWriter):
+    """H.264 to a stream URL (rtsp://, rtmp://, udp://...) with zero-latency settings; nothing to rename."""
+
+    def __init__(self, url: str, info: SourceInfo) -> None:
+        import av
+
+        self.url, self.count, self._done = url, 0, False
+        fmt = "rtsp" if url.startswith("rtsp://") else "flv" if url.startswith("rtmp://") else "mpegts"
+        try:
+            self.container = av.open(url, mode="w", format=fmt)
+        except av.error.FFmpegError as exc:
+            raise UnseenError(f"{url}: cannot open the output stream ({exc.__class__.__name__})") from None
+        self.stream = self.container.add_stream("libx264", rate=Fraction(info.fps).limit_denominator(1001))
+        self.stream.width, self.stream.height, self.stream.pix_fmt = info.width, info.height, "yuv420p"
+        self.stream.options = {"tune": "zerolatency", "preset": "ultrafast"}
+
+    def write(self, frame: np.ndarray) -> None:
+        encode_rgb(self.container, self.stream, frame, self.count)
+        self.count += 1
+
+    def commit(self):
+        for packet in self.stream.encode(None):
+            self.container.mux(packet)
+        self.container.close()
+        self._done = True
+        return self.url
+
+    def abort(self) -> None:
+        self.container.close()

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from unseen.engine.motion import global_motion, is_translation
 from unseen.errors import UnseenError
 from unseen.masks.source import MaskSource
+from unseen.vision.motion import global_motion, is_translation
 
 
 def parse_box(text: str, width: int, height: int) -> tuple[int, int, int, int]:

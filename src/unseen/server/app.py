@@ -25,8 +25,8 @@ from urllib.parse import urlsplit
 
 from fastapi import WebSocket
 
-from unseen.engine.backends import BACKENDS
 from unseen.engine.inpainter import Inpainter
+from unseen.engine.registry import BACKENDS
 from unseen.errors import UnseenError
 from unseen.server.masks import MaskFactory, mask_factory
 from unseen.server.protocol import ProtocolError, check_box, decode_image, encode_result, parse_control, split_frame
@@ -54,19 +54,18 @@ class LiveConfig:
 
 def inpainter_factory(config: LiveConfig) -> Callable[[], Inpainter]:
     """A factory of per-client inpainters; the model weights are loaded once and shared."""
-    if config.method != "model":
-        from unseen.engine.registry import make_inpainter
+    from unseen.pipeline import load_inpainter
 
-        make_inpainter(config.method, backend=config.backend, threads=config.threads)  # checks the settings now
-        return lambda: make_inpainter(config.method)
-    from unseen.engine.online import EngineConfig, OnlineInpainter
+    if config.method != "model":
+        load_inpainter(config.method, backend=config.backend, threads=config.threads)  # checks the settings now
+        return lambda: load_inpainter(config.method)
     from unseen.model.checkpoint import load_generator
 
-    model = load_generator(config.weights)
     if config.backend not in BACKENDS or config.threads < 0:
         raise UnseenError(f"backend {config.backend!r} / threads {config.threads}: choose one of {', '.join(BACKENDS)}, threads >= 0")
-    engine = EngineConfig(work_width=config.work_width, work_height=config.work_height, backend=config.backend, threads=config.threads)
-    return lambda: OnlineInpainter(model, engine)
+    model = load_generator(config.weights)  # loaded once, shared by every client's engine
+    options = {"work_width": config.work_width, "work_height": config.work_height, "backend": config.backend, "threads": config.threads}
+    return lambda: load_inpainter("model", model, **options)
 
 
 def origin_allowed(origin: str | None, host: str | None, allowed: list[str]) -> bool:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import math
 import struct
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -39,16 +38,6 @@ class ProtocolError(Exception):
     def __init__(self, reason: str, code: int = 1003) -> None:
         super().__init__(reason)
         self.code = code
-
-
-@dataclass
-class Selection:
-    """A box the user drew, in pixels of the frames the client sends."""
-
-    x: int
-    y: int
-    w: int
-    h: int
 
 
 def parse_control(text: str) -> dict:

@@ -55,13 +55,6 @@ def classical_guide(frames: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, 
     return np.stack(fills), np.stack(confidence)
 
 
-def to_tensor_clip(frames: np.ndarray):
-    """uint8 (T, H, W, 3) -> float tensor (T, 3, H, W) in [-1, 1]."""
-    import torch
-
-    return torch.from_numpy(frames).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
-
-
 class ClipDataset:
     """Map-style dataset: sample `i` is a deterministic function of (seed, i).
 
@@ -144,6 +137,8 @@ class ClipDataset:
         """Sample `key`: an index (sizes from the config) or a `SampleKey` (a curriculum stage's sizes)."""
         import torch
 
+        from unseen.engine.tensors import clip_to_tensor
+
         cfg = self.config
         if not isinstance(key, SampleKey):
             key = SampleKey((int(key),), cfg.height, cfg.width, cfg.frames)
@@ -155,9 +150,9 @@ class ClipDataset:
         hidden = frames.copy()
         hidden[masks] = 0  # the classical fill never sees the true content under the hole
         fill, confidence = classical_guide(hidden, masks)
-        guide = torch.cat([to_tensor_clip(fill), torch.from_numpy(confidence)[:, None]], dim=1)
+        guide = torch.cat([clip_to_tensor(fill), torch.from_numpy(confidence)[:, None]], dim=1)
         return {
-            "frames": to_tensor_clip(frames),
+            "frames": clip_to_tensor(frames),
             "masks": torch.from_numpy(masks).float()[:, None],
             "guide": guide,
         }

@@ -5,12 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from unseen.datasets.clips import discover_clips, load_silhouettes
-from unseen.engine.memory import MemoryInpainter
-from unseen.engine.online import EngineConfig, OnlineInpainter
-from unseen.engine.telea import TeleaInpainter
 from unseen.eval.metrics import psnr, ssim
 from unseen.eval.protocol import moving_masks, stationary_masks
 from unseen.model.generator import InpaintGenerator
+from unseen.pipeline import load_inpainter
 from unseen.train.config import ValConfig
 
 # Bumped whenever validation scores stop being comparable with earlier ones (a resumed run then forgets its
@@ -38,10 +36,7 @@ class Validator:
             t, h, w = frames.shape[:3]
             self.cases.append(("stationary", frames, stationary_masks(config.seed + i, t, h, w)))
             self.cases.append(("moving", frames, moving_masks(config.seed + i, t, h, w, silhouettes)))
-        self.baselines = {
-            name: self._score(lambda name=name: {"telea": TeleaInpainter, "memory": MemoryInpainter}[name]())
-            for name in ("telea", "memory")
-        }
+        self.baselines = {name: self._score(lambda name=name: load_inpainter(name)) for name in ("telea", "memory")}
 
     def _score(self, make) -> dict[str, float]:
         psnrs, ssims = [], []
@@ -59,9 +54,9 @@ class Validator:
         import torch
 
         was_training, threads = model.training, torch.get_num_threads()
-        engine = EngineConfig(work_width=self.config.width, work_height=self.config.height, backend="eager", bf16=False)
+        options = {"work_width": self.config.width, "work_height": self.config.height, "backend": "eager", "bf16": False}
         try:
-            score = self._score(lambda: OnlineInpainter(model, engine))  # exactly what users run
+            score = self._score(lambda: load_inpainter("model", model, **options))  # exactly what users run
         finally:  # the engine sets its own thread count: training goes on with the trainer's
             torch.set_num_threads(threads)
             model.train(was_training)

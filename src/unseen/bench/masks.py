@@ -1,7 +1,7 @@
 """Speed of the built-in mask sources (person, hand, face) per frame, as rows for `unseen bench speed`.
 
 `mask_speed_rows(frames)` times each source over the given frames (640x480 is the reference size) in one run;
-`python -m unseen.masks.bench [VIDEO]` prints them (a generated 640x480 clip when no video is given: no hands or
+`python -m unseen.bench.masks [VIDEO]` prints them (a generated 640x480 clip when no video is given: no hands or
 faces are in view there, so the hand row is the palm detector searching every frame).
 """
 
@@ -56,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Print the rows for a video (or a generated clip) at 640x480."""
     import cv2
 
-    parser = argparse.ArgumentParser(prog="python -m unseen.masks.bench")
+    parser = argparse.ArgumentParser(prog="python -m unseen.bench.masks")
     parser.add_argument("video", nargs="?", help="a video or frame folder (resized to 640x480)")
     parser.add_argument("--frames", type=int, default=100)
     args = parser.parse_args(argv)
@@ -70,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 if len(frames) >= args.frames:
                     break
     else:
-        from unseen.eval.synthetic import moving_object_scene
+        from unseen.datasets.synthetic import moving_object_scene
 
         frames = list(moving_object_scene(args.frames, 480, 640, seed=0).frames)
     for row in mask_speed_rows(frames):

@@ -6,7 +6,7 @@ import numpy as np
 
 from tests.conftest import write_video
 from unseen.cli import main
-from unseen.eval.synthetic import moving_object_scene
+from unseen.datasets.synthetic import moving_object_scene
 from unseen.io.frames import open_frames
 
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from unseen.io.frames import open_frames
 from unseen.io.writers import check_output_path, open_writer
-from unseen.jobs.remove import RemoveOptions, build_mask_source, check_complete, inputs_of
+from unseen.pipeline.removal import RemoveOptions, build_mask_source, check_complete, inputs_of
 
 
 def overlay(frame: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int] = (0, 255, 80)) -> np.ndarray:

@@ -8,12 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from unseen.engine.inpainter import Inpainter
-from unseen.engine.registry import make_inpainter
 from unseen.errors import UnseenError
 from unseen.io.frames import FrameSource, open_frames
 from unseen.io.writers import FrameWriter, VideoWriter, check_output_path, open_writer
 from unseen.masks.source import MaskSource
-from unseen.pipeline import MaskSpec, build_masks
+from unseen.pipeline.assembly import MaskSpec, build_masks, load_inpainter
 
 MAX_HOLE_SHARE = 0.8  # frames whose hole covers more than this share are passed through unchanged
 
@@ -134,7 +133,7 @@ def run_remove(opts: RemoveOptions) -> RemoveReport:
         raise UnseenError("--delay must be between 0 and 16 frames")
     with open_frames(opts.input, opts.fps) as source:
         check_output_path(opts.out, opts.overwrite, inputs_of(opts), source.info.names)
-        inpainter = make_inpainter(opts.method, opts.weights, opts.delay, opts.backend, opts.threads)
+        inpainter = load_inpainter(opts.method, opts.weights, delay=opts.delay, backend=opts.backend, threads=opts.threads)
         masks = build_mask_source(opts, source)
         try:
             start = time.perf_counter()

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from unseen.engine.registry import make_inpainter
 from unseen.errors import UnseenError
 from unseen.io.frames import SourceInfo
 from unseen.io.writers import check_output_path, open_writer
+from unseen.pipeline.assembly import load_inpainter
 
 DEMO_SIZE = (480, 288)  # width, height
 
@@ -72,7 +72,7 @@ def run_demo(out: str, method: str = "model", frames: int = 90, overwrite: bool 
     out_path = check_output_path(out, overwrite)
     if out_path.suffix.lower() not in (".mp4", ".mkv", ".mov"):
         raise UnseenError(f"{out_path}: the demo writes a video; give a .mp4, .mkv or .mov path")
-    inpainter = make_inpainter(method)
+    inpainter = load_inpainter(method)
     clip, masks, bg = demo_clip(frames)
     h, w = bg.shape[:2]
     info = SourceInfo(width=3 * w, height=h, fps=25.0, frame_count=frames)

@@ -1,17 +1,14 @@
-"""`unseen live`: the browser server, or a headless source -> engine -> sink pipeline."""
+"""`unseen live`: start the browser server, or run the same engine headless from a source to a file or stream."""
 
 from __future__ import annotations
 
 import errno
 import sys
 import time
-from fractions import Fraction
-
-import numpy as np
 
 from unseen.errors import UnseenError
-from unseen.io.frames import SourceInfo, is_stream_spec, open_stream
-from unseen.io.writers import FrameWriter, encode_rgb, open_writer
+from unseen.io.frames import is_stream_spec, open_stream
+from unseen.io.writers import StreamWriter, open_writer
 from unseen.server.app import LiveConfig
 
 
@@ -51,48 +48,17 @@ def run_server(host: str, port: int, config: LiveConfig) -> None:
     uvicorn.run(app, host=host, port=port, log_level="warning", ws_max_size=MAX_MESSAGE_BYTES, ws_per_message_deflate=False)
 
 
-class StreamWriter(FrameWriter):
-    """H.264 to a stream URL (rtsp://, rtmp://, udp://...) with zero-latency settings; nothing to rename."""
-
-    def __init__(self, url: str, info: SourceInfo) -> None:
-        import av
-
-        self.url, self.count, self._done = url, 0, False
-        fmt = "rtsp" if url.startswith("rtsp://") else "flv" if url.startswith("rtmp://") else "mpegts"
-        try:
-            self.container = av.open(url, mode="w", format=fmt)
-        except av.error.FFmpegError as exc:
-            raise UnseenError(f"{url}: cannot open the output stream ({exc.__class__.__name__})") from None
-        self.stream = self.container.add_stream("libx264", rate=Fraction(info.fps).limit_denominator(1001))
-        self.stream.width, self.stream.height, self.stream.pix_fmt = info.width, info.height, "yuv420p"
-        self.stream.options = {"tune": "zerolatency", "preset": "ultrafast"}
-
-    def write(self, frame: np.ndarray) -> None:
-        encode_rgb(self.container, self.stream, frame, self.count)
-        self.count += 1
-
-    def commit(self):
-        for packet in self.stream.encode(None):
-            self.container.mux(packet)
-        self.container.close()
-        self._done = True
-        return self.url
-
-    def abort(self) -> None:
-        self.container.close()
-
-
 def run_headless(args, progress: bool) -> None:
     """Process a file, device or stream URL online and write a file or stream; one summary line at the end."""
-    from unseen.engine.registry import make_inpainter
-    from unseen.jobs.remove import RemoveOptions, build_mask_source, process
+    from unseen.pipeline import load_inpainter
+    from unseen.pipeline.removal import RemoveOptions, build_mask_source, process
 
     opts = RemoveOptions(
         input=args.source, out=args.out, masks=args.masks, box=args.box, remove=args.remove, detector=args.detector,
         method=args.method, weights=args.weights, overwrite=args.overwrite, progress=progress,
         backend=args.backend, threads=args.threads,
     )  # fmt: skip
-    inpainter = make_inpainter(opts.method, opts.weights, backend=opts.backend, threads=opts.threads)
+    inpainter = load_inpainter(opts.method, opts.weights, backend=opts.backend, threads=opts.threads)
     start = time.perf_counter()
     with open_stream(opts.input) as src:
         mask_source = build_mask_source(opts, src)

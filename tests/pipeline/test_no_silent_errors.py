@@ -91,7 +91,7 @@ def test_whole_frame_holes_pass_through_unchanged_with_one_warning_per_range(tmp
             assert np.array_equal(result[i], frames[i])
         assert not np.array_equal(result[1], frames[1])  # ordinary frames are still filled
         assert (result[6][masks[6]] == (255, 0, 0)).all(axis=-1).mean() < 0.05
-    from unseen.jobs.remove import MAX_HOLE_SHARE
+    from unseen.pipeline.removal import MAX_HOLE_SHARE
 
     assert f"more than {MAX_HOLE_SHARE:.0%} of it" in " ".join(capsys_help(capsys, ["remove", "--help"]).split())
 

@@ -1,0 +1,157 @@
+"""The one place where mask sources and inpainters are built, with one set of defaults.
+
+The CLI, the live server, `unseen eval`, training's validation, the benchmarks and the Python API all build
+their mask sources with `build_masks(MaskSpec(...), info)` and their inpainters with `load_inpainter(...)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from unseen.engine.inpainter import Inpainter
+from unseen.masks.source import MaskSource
+
+DILATE_FILES = 4  # holes from mask files or segmenters grow by this (annotations miss soft edges, blur, shadow)
+DILATE_BOX = 2  # the box tracker already adds a margin
+HOLD_CLASSES = 3  # segmenters flicker: a pixel stays in the hole this many frames after its last detection
+
+
+@dataclass
+class MaskSpec:
+    """Where the holes come from: exactly one of mask files, a box to track, or class names; then hygiene.
+
+    `dilate` and `hold` left at None take the defaults for the kind (files/classes: dilate 4; box: 2;
+    classes: hold 3). Used by the CLI, the live server and the Python API alike.
+    """
+
+    masks: str | None = None  # folder of PNGs, one PNG for every frame, or a mask video
+    box: tuple[int, int, int, int] | str | None = None  # (x, y, w, h) of the object on frame `at`, input pixels
+    at: int = 0
+    classes: str | list[str] | None = None  # "person", "hand", "face" (bundled), or COCO names with `detector`
+    detector: str | None = None  # RTMDet-Ins / YOLO-seg .onnx for COCO classes
+    detector_kind: str = "auto"
+    score: float = 0.3
+    dilate: int | None = None
+    min_area: int = 0  # drop hole components smaller than this many pixels
+    hold: int | None = None
+
+    def class_names(self) -> str | None:
+        """The classes as one comma-separated string (or None)."""
+        if self.classes is None or isinstance(self.classes, str):
+            return self.classes or None
+        return ",".join(self.classes) or None
+
+
+def build_masks(spec: MaskSpec, info) -> MaskSource:
+    """The mask source for `spec` over a video described by `info` (`unseen.io.frames.SourceInfo`)."""
+    from unseen.errors import UnseenError
+    from unseen.masks.source import CleanMaskSource, DilatedMaskSource, IteratorMaskSource
+
+    classes = spec.class_names()
+    if sum([bool(spec.masks), spec.box is not None, bool(classes or spec.detector)]) != 1:
+        raise UnseenError(
+            "give exactly one of --masks (mask files), --box (x,y,w,h of the object) or --remove CLASSES (person, hand, face,"
+            " or COCO classes with --detector MODEL.onnx)"
+        )
+    if spec.at and spec.box is None:
+        raise UnseenError("--at is the frame --box refers to; it needs --box")
+    hold = 0 if spec.hold is None else spec.hold
+    dil = DILATE_FILES
+    if spec.masks:
+        from unseen.io.masks import MaskFiles
+
+        files = MaskFiles(spec.masks, info)
+        inner: MaskSource = IteratorMaskSource(iter(files), on_close=files.close)
+    elif spec.box is not None:
+        from unseen.masks.tracker import BoxTrackerSource, parse_box
+
+        text = spec.box if isinstance(spec.box, str) else ",".join(str(v) for v in spec.box)
+        check_at(spec.at, info.frame_count)
+        inner = BoxTrackerSource(parse_box(text, info.width, info.height), start=spec.at, use_segmenters=True)
+        dil = DILATE_BOX
+    else:
+        inner = _class_source(spec, classes)
+        hold = HOLD_CLASSES if spec.hold is None else spec.hold
+    dil = dil if spec.dilate is None else spec.dilate
+    if dil < 0 or spec.min_area < 0 or hold < 0:
+        raise UnseenError("--dilate, --min-area and --hold must be 0 or more")
+    if spec.min_area or hold:
+        inner = CleanMaskSource(inner, spec.min_area, hold)
+    return DilatedMaskSource(inner, dil) if dil else inner
+
+
+def check_at(at: int, frames: int) -> None:
+    """Refuse a --box frame index outside the input (`frames`: the input's frame count, 0 when unknown)."""
+    from unseen.errors import UnseenError
+
+    if at < 0:
+        raise UnseenError(f"--at {at}: a frame index is 0 or more")
+    if frames and at >= frames:
+        raise UnseenError(f"--at {at}: the input has {frames} frames (0..{frames - 1})")
+
+
+def _class_source(spec: MaskSpec, classes: str | None) -> MaskSource:
+    """Bundled segmenters for person/hand/face; an ONNX instance segmenter for COCO classes."""
+    from unseen.errors import UnseenError
+
+    if classes and not spec.detector:
+        from unseen.masks.builtin import builtin_classes, builtin_mask_source, parse_builtin
+
+        if parse_builtin(classes):
+            return builtin_mask_source(classes)
+        raise UnseenError(
+            f"--remove {classes}: only {', '.join(builtin_classes())} work without --detector MODEL.onnx"
+            " (RTMDet-Ins or YOLO-seg; see docs/MASKS.md)"
+        )
+    if not classes:
+        raise UnseenError("--detector needs --remove CLASSES (COCO names, e.g. bottle,cup)")
+    from unseen.masks.detectors import DetectorMaskSource, class_ids, load_segmenter
+
+    return DetectorMaskSource(load_segmenter(spec.detector, spec.detector_kind, spec.score), class_ids(classes))
+
+
+def load_inpainter(method: str = "model", weights="small", engine=None, **engine_options: object) -> Inpainter:
+    """The inpainter called `method` (model, memory, lastseen, telea): the only constructor of inpainters.
+
+    Model only: `weights` is a preset name, a .safetensors path or an already loaded `InpaintGenerator` (shared,
+    e.g. by the live server's sessions); `engine` an `unseen.engine.online.EngineConfig`; `engine_options`
+    (delay, backend, threads, work_width, ...) replace fields of it (None: the defaults).
+    """
+    from unseen.engine.registry import BACKENDS, METHODS
+    from unseen.errors import UnseenError
+
+    threads = engine_options.get("threads", 0 if engine is None else engine.threads)
+    if not isinstance(threads, int) or threads < 0:
+        raise UnseenError("--threads must be 0 (automatic) or more")
+    if method != "model":
+        tuned = {
+            k: v
+            for k, v in engine_options.items()
+            if (k, v) not in (("delay", 0), ("backend", "auto"), ("backend", "eager"), ("threads", 0))
+        }
+        if engine is not None or tuned:
+            raise UnseenError(f"--delay, --backend and other engine settings apply to the model only; {method} has none")
+    if method == "telea":
+        from unseen.engine.telea import TeleaInpainter
+
+        return TeleaInpainter()
+    if method == "lastseen":
+        from unseen.engine.memory import LastSeenInpainter
+
+        return LastSeenInpainter()
+    if method == "memory":
+        from unseen.engine.memory import MemoryInpainter
+
+        return MemoryInpainter()
+    if method != "model":
+        raise UnseenError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    from dataclasses import replace
+
+    from unseen.engine.online import EngineConfig, OnlineInpainter
+
+    config = replace(engine or EngineConfig(), **engine_options)
+    if config.backend not in BACKENDS:
+        raise UnseenError(f"unknown backend {config.backend!r}; choose one of {', '.join(BACKENDS)}")
+    if isinstance(weights, str):
+        return OnlineInpainter.from_weights(weights, config)
+    return OnlineInpainter(weights, config)
