@@ -50,7 +50,8 @@ class TrackerConfig:
     max_points: int = 120
     flow_margin: int = 64  # pixels around the object in which its motion is measured
     subtract_coverage: float = 0.6  # share of the object's surroundings with a known background for plain subtraction
-    band: float = 0.08  # the band that may change each frame, as a share of sqrt(area), clamped to [4, margin] px
+    band: float = 0.08  # the band that may change each frame, as a share of sqrt(area), clamped to [min_band, margin] px
+    min_band: int = 4
     max_growth: float = 1.3  # the area may not exceed x times its reference (initial area x motion scale^2, drifting)
     max_shrink: float = 3.0  # ... nor fall below 1/x of it (shrinking cannot bleed, so this guard is looser)
     max_scale_step: float = 0.05  # the motion's scale counts at most this much per frame
@@ -232,6 +233,8 @@ class BoxTrackerSource(MaskSource):
         self.bg_known: np.ndarray | None = None
         self.colours = ColourModel(self.config.colour_bins)
         self.reference = 0.0  # the area the mask should have, following the motion's scale
+        self.centre: np.ndarray | None = None  # centroid of the last accepted mask (x, y)
+        self.speed = 0.0  # how far it moved between the last two accepted masks (px)
 
     def reset(self, box: tuple[int, int, int, int] | None = None) -> None:
         """Start over, optionally with a new box, on the next frame."""
@@ -351,7 +354,7 @@ class BoxTrackerSource(MaskSource):
 
     def _band(self, area: float) -> int:
         """Pixels the mask's edge may move past the prediction in one frame."""
-        return int(np.clip(round(self.config.band * np.sqrt(max(area, 1.0))), 4, self.config.margin))
+        return int(np.clip(round(self.config.band * np.sqrt(max(area, 1.0))), self.config.min_band, self.config.margin))
 
     def _learn_colours(self, frame: np.ndarray, mask: np.ndarray, rate: float = 1.0) -> None:
         """Object colours from the mask's eroded core, surroundings' from a ring just outside it."""
@@ -381,6 +384,9 @@ class BoxTrackerSource(MaskSource):
             step = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
             self.reference *= float(np.clip(step, 1 - cfg.max_scale_step, 1 + cfg.max_scale_step)) ** 2
         r = self._band(pred.sum())
+        # an object moving faster than the flow followed (textureless, or frames dropped by a busy live server)
+        # gets a band as wide as its last step, up to the margin
+        r = int(min(cfg.margin, max(r, round(1.5 * self.speed) + 2)))
         if self.follower is not None:
             fg = self._segment_class(frame, pred, r)
         else:
@@ -390,6 +396,11 @@ class BoxTrackerSource(MaskSource):
             return pred  # unsure: keep the last good mask, moved with the object
         self.reference = (1 - cfg.drift) * self.reference + cfg.drift * area
         self._learn_colours(frame, fg, cfg.colour_rate)
+        ys, xs = np.nonzero(fg)
+        centre = np.array([xs.mean(), ys.mean()])
+        if self.centre is not None:
+            self.speed = float(np.linalg.norm(centre - self.centre))
+        self.centre = centre
         return fg
 
     def _segment_class(self, frame: np.ndarray, pred: np.ndarray, r: int) -> np.ndarray:
