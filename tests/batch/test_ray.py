@@ -15,6 +15,7 @@ from unseen.cli import main
 from unseen.pipeline.removal import RemoveOptions, run_remove
 
 
+@pytest.mark.slow  # starts Ray: about 50 s on this machine alone, twice that when it is busy
 def test_ray_local_runs_every_row_and_redoes_a_killed_workers_video(library: Path, capsys):
     pytest.importorskip("ray")
     video, masks = long_clip(library / "in")
