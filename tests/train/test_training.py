@@ -124,6 +124,14 @@ def test_config_errors_are_clear(tmp_path):
         load_train_config(None, ["nonsense=1"])
     with pytest.raises(UnseenError, match="no such config"):
         load_train_config(tmp_path / "missing.yaml")
+    (tmp_path / "video.mkv").write_bytes(bytes(range(256)))
+    with pytest.raises(UnseenError, match="not a YAML text file"):
+        load_train_config(tmp_path / "video.mkv")
+    with pytest.raises(UnseenError, match="config.steps: expected int, got 'abc'"):
+        load_train_config(None, ["steps=abc"])
+    with pytest.raises(UnseenError, match="config.data.height: expected int"):
+        load_train_config(None, ["data.height=1.5"])
+    assert load_train_config(None, ["lr=1"]).lr == 1.0  # an int is a fine float
 
 
 @pytest.mark.slow

@@ -114,8 +114,21 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
         if dataclasses.is_dataclass(default):
             kwargs[name] = _build(type(default), value or {}, f"{where}.{name}")
         else:
-            kwargs[name] = value
+            kwargs[name] = _checked(value, default, f"{where}.{name}")
     return cls(**kwargs)
+
+
+def _checked(value: Any, default: Any, where: str) -> Any:
+    """`value` if it has the type of the field's default (ints pass for floats); a clear error otherwise."""
+    if default is None or value is None and default is None:
+        return value
+    kinds = {bool: (bool,), int: (int,), float: (int, float), str: (str,), list: (list,), dict: (dict,), tuple: (list, tuple)}
+    wanted = kinds.get(type(default))
+    if wanted is None:
+        return value
+    if isinstance(value, bool) and type(default) is not bool or not isinstance(value, wanted):
+        raise UnseenError(f"{where}: expected {type(default).__name__}, got {value!r}")
+    return float(value) if type(default) is float else value
 
 
 def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
@@ -141,6 +154,8 @@ def load_train_config(path: str | Path | None, overrides: list[str] | None = Non
             data = yaml.safe_load(p.read_text()) or {}
         except yaml.YAMLError as exc:
             raise UnseenError(f"{p}: not valid YAML ({exc.__class__.__name__})") from None
+        except UnicodeDecodeError:
+            raise UnseenError(f"{p}: not a YAML text file (a training config, e.g. configs/small.yaml)") from None
     for item in overrides or []:
         if "=" not in item:
             raise UnseenError(f"override {item!r} is not of the form key=value")
