@@ -153,12 +153,12 @@ def test_class_picking_with_a_server_side_detector(tmp_path):
             with pytest.raises(WebSocketDisconnect) as info:
                 ws.receive_bytes()
             assert "unknown class" in info.value.reason
-    with _client() as client, client.websocket_connect("/ws") as ws:  # no detector configured
-        assert client.get("/api/info").json()["classes"] == []
+    with _client() as client, client.websocket_connect("/ws") as ws:  # no detector: the bundled classes only
+        assert client.get("/api/info").json()["classes"] == ["person", "hand", "face"]
         ws.send_text(json.dumps({"type": "detect", "classes": ["bottle"]}))
         with pytest.raises(WebSocketDisconnect) as info:
             ws.receive_bytes()
-        assert "no detector" in info.value.reason
+        assert "unknown class 'bottle'" in info.value.reason and "--detector" in info.value.reason
 
 
 def test_disconnect_frees_the_client():

@@ -196,8 +196,8 @@ def test_a_mask_factory_plugs_its_classes_into_the_page():
         def classes(self):
             return ["person", "hand"]
 
-        def for_classes(self, names):
-            assert names == ["hand"]
+        def for_classes(self, names, width, height):
+            assert names == ["hand"] and (width, height) == (240, 144)
             return Square()
 
     app = create_app(LiveConfig(method="memory"), make_inpainter=MemoryInpainter, masks=PeopleAndHands())

@@ -31,6 +31,7 @@ class MaskSpec:
     detector: str | None = None  # RTMDet-Ins / YOLO-seg .onnx for COCO classes
     detector_kind: str = "auto"
     score: float = 0.3
+    segmenter: object | None = None  # an already loaded instance segmenter (shared, e.g. by a server's clients)
     dilate: int | None = None
     min_area: int = 0  # drop hole components smaller than this many pixels
     hold: int | None = None
@@ -48,7 +49,7 @@ def build_masks(spec: MaskSpec, info) -> MaskSource:
     from unseen.masks.source import CleanMaskSource, DilatedMaskSource, IteratorMaskSource
 
     classes = spec.class_names()
-    if sum([bool(spec.masks), spec.box is not None, bool(classes or spec.detector)]) != 1:
+    if sum([bool(spec.masks), spec.box is not None, bool(classes or spec.detector or spec.segmenter)]) != 1:
         raise UnseenError(
             "give exactly one of --masks (mask files), --box (x,y,w,h of the object) or --remove CLASSES (person, hand, face,"
             " or COCO classes with --detector MODEL.onnx)"
@@ -91,23 +92,28 @@ def check_at(at: int, frames: int) -> None:
 
 
 def _class_source(spec: MaskSpec, classes: str | None) -> MaskSource:
-    """Bundled segmenters for person/hand/face; an ONNX instance segmenter for COCO classes."""
+    """Bundled segmenters for person/hand/face; an instance segmenter (ONNX) for COCO classes; both when mixed."""
     from unseen.errors import UnseenError
+    from unseen.masks.builtin import BUILTIN_CLASSES, UnionMaskSource, builtin_mask_source, parse_builtin
 
-    if classes and not spec.detector:
-        from unseen.masks.builtin import builtin_classes, builtin_mask_source, parse_builtin
-
-        if parse_builtin(classes):
-            return builtin_mask_source(classes)
-        raise UnseenError(
-            f"--remove {classes}: only {', '.join(builtin_classes())} work without --detector MODEL.onnx"
-            " (RTMDet-Ins or YOLO-seg; see docs/MASKS.md)"
-        )
     if not classes:
         raise UnseenError("--detector needs --remove CLASSES (COCO names, e.g. bottle,cup)")
-    from unseen.masks.detectors import DetectorMaskSource, class_ids, load_segmenter
+    has_detector = bool(spec.detector or spec.segmenter)
+    names = [n.strip() for n in classes.split(",") if n.strip()]
+    builtin = [n for n in names if parse_builtin(n) and not (has_detector and n == "person")]  # a detector's own person wins
+    coco = [n for n in names if n not in builtin]
+    if coco and not has_detector:
+        raise UnseenError(
+            f"--remove {classes}: only {', '.join(BUILTIN_CLASSES)} work without --detector MODEL.onnx"
+            " (RTMDet-Ins or YOLO-seg; see docs/MASKS.md)"
+        )
+    sources: list[MaskSource] = [builtin_mask_source(builtin)] if builtin else []
+    if coco:
+        from unseen.masks.detectors import DetectorMaskSource, class_ids, load_segmenter
 
-    return DetectorMaskSource(load_segmenter(spec.detector, spec.detector_kind, spec.score), class_ids(classes))
+        segmenter = spec.segmenter or load_segmenter(spec.detector, spec.detector_kind, spec.score)
+        sources.append(DetectorMaskSource(segmenter, class_ids(",".join(coco))))
+    return sources[0] if len(sources) == 1 else UnionMaskSource(sources)
 
 
 def load_inpainter(method: str = "model", weights="small", engine=None, **engine_options: object) -> Inpainter:

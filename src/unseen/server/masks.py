@@ -1,59 +1,54 @@
 """Where the live page's holes come from: a factory of mask sources, one per selection.
 
-The page offers exactly the class names the server's factory reports (`classes()`), so a new
-segmenter (people, hands, ...) appears in the page by adding a factory here; nothing in the page or
-the protocol changes. A box is always available (the box tracker).
+The page offers exactly the class names the server's factory reports (`classes()`): person, hand and face
+from the bundled models always, and COCO classes when the server has a detector. Every source is built by
+`unseen.pipeline.build_masks`, the same assembly the CLI and the API use; the session dilates the result.
 """
 
 from __future__ import annotations
 
 from unseen.errors import UnseenError
+from unseen.io.frames import SourceInfo
 from unseen.masks.source import MaskSource
 
 
 class MaskFactory:
-    """Makes a client's mask source for a drawn box or a set of class names (no classes: boxes only)."""
+    """Makes a client's mask source for a drawn box or a set of class names."""
+
+    def __init__(self, segmenter=None) -> None:
+        self.segmenter = segmenter  # shared by all clients: ONNX Runtime sessions are safe to run from several threads
 
     def classes(self) -> list[str]:
         """Class names the page may offer, in display order."""
-        return []
+        from unseen.masks.builtin import builtin_classes
+
+        names = list(builtin_classes())
+        if self.segmenter is not None:
+            from unseen.masks.coco import COCO_CLASSES
+
+            names += [c for c in COCO_CLASSES if c not in names]
+        return names
 
     def check_classes(self, names: list[str]) -> None:
         """Raise UnseenError (the reason to show) unless every name is offered."""
         offered = set(self.classes())
-        if not offered:
-            raise UnseenError("this server has no detector (start it with --detector MODEL.onnx)")
         unknown = [n for n in names if n not in offered]
         if unknown:
-            raise UnseenError(f"unknown class {unknown[0]!r} (this server offers {len(offered)} classes)")
+            more = "" if self.segmenter is not None else "; COCO classes need a server started with --detector MODEL.onnx"
+            raise UnseenError(f"unknown class {unknown[0]!r} (this server offers {len(offered)} classes{more})")
 
-    def for_box(self, box: tuple[int, int, int, int]) -> MaskSource:
-        """A source following the object in box (x, y, w, h, pixels of the frames the client sends)."""
-        from unseen.masks.tracker import BoxTrackerSource
+    def for_box(self, box: tuple[int, int, int, int], width: int, height: int) -> MaskSource:
+        """A source following the object in box (x, y, w, h, pixels of the width x height frames the client sends)."""
+        from unseen.pipeline import MaskSpec, build_masks
 
-        return BoxTrackerSource(box)
+        return build_masks(MaskSpec(box=box, dilate=0), SourceInfo(width=width, height=height, fps=0.0, frame_count=0))
 
-    def for_classes(self, names: list[str]) -> MaskSource:
+    def for_classes(self, names: list[str], width: int, height: int) -> MaskSource:
         """A source masking every instance of these classes (names already checked)."""
-        raise UnseenError("this server has no detector (start it with --detector MODEL.onnx)")
+        from unseen.pipeline import MaskSpec, build_masks
 
-
-class DetectorMaskFactory(MaskFactory):
-    """Boxes, plus COCO classes from a shared instance segmenter (RTMDet-Ins / YOLO-seg ONNX)."""
-
-    def __init__(self, segmenter) -> None:
-        self.segmenter = segmenter  # shared by all clients: ONNX Runtime sessions are safe to run from several threads
-
-    def classes(self) -> list[str]:
-        from unseen.masks.coco import COCO_CLASSES
-
-        return list(COCO_CLASSES)
-
-    def for_classes(self, names: list[str]) -> MaskSource:
-        from unseen.masks.detectors import DetectorMaskSource, class_ids
-        from unseen.masks.source import CleanMaskSource
-
-        return CleanMaskSource(DetectorMaskSource(self.segmenter, class_ids(",".join(names))), min_area=32, hold=3)
+        spec = MaskSpec(classes=names, segmenter=self.segmenter, dilate=0)
+        return build_masks(spec, SourceInfo(width=width, height=height, fps=0.0, frame_count=0))
 
 
 def mask_factory(detector: str | None) -> MaskFactory:
@@ -62,4 +57,4 @@ def mask_factory(detector: str | None) -> MaskFactory:
         return MaskFactory()
     from unseen.masks.detectors import load_segmenter
 
-    return DetectorMaskFactory(load_segmenter(detector))
+    return MaskFactory(load_segmenter(detector))

@@ -80,10 +80,10 @@ class LiveSession:
         if self.inpainter is not None:
             self.inpainter.reset()
         if control["type"] == "select":
-            self.source = self.masks.for_box(check_box(control["box"], width, height))
+            self.source = self.masks.for_box(check_box(control["box"], width, height), width, height)
             self.boxed, self.state = True, "removing"
         elif control["type"] == "detect":
-            self.source = self.masks.for_classes(control["classes"])
+            self.source = self.masks.for_classes(control["classes"], width, height)
             self.state = "removing"
         self.applied += 1
 
