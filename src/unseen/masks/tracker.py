@@ -325,7 +325,10 @@ class BoxTrackerSource(MaskSource):
     def _update_background(self, frame: np.ndarray, fg: np.ndarray) -> None:
         import cv2
 
-        outside = ~(cv2.dilate(fg.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)  # a 1-px guard band
+        # only pixels well away from the mask are learnt as background: if the mask lags a fast object by a
+        # few pixels, the object's own pixels must not become 'background' (the mask could never catch up)
+        guard = 2 * self.config.margin + 1
+        outside = ~(cv2.dilate(fg.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (guard, guard))) > 0)
         if self.bg is None:
             self.bg = frame.astype(np.float32)
             self.bg_known = outside.copy()
@@ -426,9 +429,16 @@ class BoxTrackerSource(MaskSource):
 
         cfg = self.config
         h, w = grey.shape
+        core = cv2.erode(pred.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0
+        if self.bg is not None:
+            # a remembered background is evidence of its own: where it is known around the object, the mask may
+            # move by the full margin (a fast or textureless object the flow missed, frames dropped by a busy
+            # live server); the colour veto and the area guard still apply
+            wide = cv2.dilate(pred.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * cfg.margin + 1,) * 2)) > 0
+            if self.bg_known[wide].mean() > cfg.subtract_coverage:
+                r = cfg.margin
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
         ring = cv2.dilate(pred.astype(np.uint8), kernel) > 0
-        core = cv2.erode(pred.astype(np.uint8), kernel) > 0
         labels = np.full((h, w), cv2.GC_BGD, np.uint8)
         labels[ring] = cv2.GC_PR_BGD
         labels[pred] = cv2.GC_PR_FGD
