@@ -235,6 +235,7 @@ class BoxTrackerSource(MaskSource):
         self.reference = 0.0  # the area the mask should have, following the motion's scale
         self.centre: np.ndarray | None = None  # centroid of the last accepted mask (x, y)
         self.speed = 0.0  # how far it moved between the last two accepted masks (px)
+        self.step: np.ndarray | None = None  # ... and in which direction (x, y)
 
     def reset(self, box: tuple[int, int, int, int] | None = None) -> None:
         """Start over, optionally with a new box, on the next frame."""
@@ -380,6 +381,8 @@ class BoxTrackerSource(MaskSource):
         h, w = grey.shape
         matrix = self._motion(grey)
         prev = self.mask.astype(np.uint8)
+        if matrix is None and self.step is not None:  # the flow found nothing: assume the last step repeats
+            matrix = np.array([[1.0, 0.0, self.step[0]], [0.0, 1.0, self.step[1]]])
         pred = cv2.warpAffine(prev, matrix, (w, h), flags=cv2.INTER_NEAREST) > 0 if matrix is not None else prev > 0
         if not pred.any():
             pred = prev > 0
@@ -402,7 +405,8 @@ class BoxTrackerSource(MaskSource):
         ys, xs = np.nonzero(fg)
         centre = np.array([xs.mean(), ys.mean()])
         if self.centre is not None:
-            self.speed = float(np.linalg.norm(centre - self.centre))
+            self.step = centre - self.centre
+            self.speed = float(np.linalg.norm(self.step))
         self.centre = centre
         return fg
 
