@@ -235,6 +235,7 @@ class BoxTrackerSource(MaskSource):
         self.reference = 0.0  # the area the mask should have, following the motion's scale
         self.centre: np.ndarray | None = None  # centroid of the last accepted mask (x, y)
         self.speed = 0.0  # how far it moved between the last two accepted masks (px)
+        self.step: np.ndarray | None = None  # ... and in which direction (x, y)
 
     def reset(self, box: tuple[int, int, int, int] | None = None) -> None:
         """Start over, optionally with a new box, on the next frame."""
@@ -325,7 +326,10 @@ class BoxTrackerSource(MaskSource):
     def _update_background(self, frame: np.ndarray, fg: np.ndarray) -> None:
         import cv2
 
-        outside = ~(cv2.dilate(fg.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)  # a 1-px guard band
+        # only pixels well away from the mask are learnt as background: if the mask lags a fast object by a
+        # few pixels, the object's own pixels must not become 'background' (the mask could never catch up)
+        guard = 2 * self.config.margin + 1
+        outside = ~(cv2.dilate(fg.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (guard, guard))) > 0)
         if self.bg is None:
             self.bg = frame.astype(np.float32)
             self.bg_known = outside.copy()
@@ -377,6 +381,8 @@ class BoxTrackerSource(MaskSource):
         h, w = grey.shape
         matrix = self._motion(grey)
         prev = self.mask.astype(np.uint8)
+        if matrix is None and self.step is not None:  # the flow found nothing: assume the last step repeats
+            matrix = np.array([[1.0, 0.0, self.step[0]], [0.0, 1.0, self.step[1]]])
         pred = cv2.warpAffine(prev, matrix, (w, h), flags=cv2.INTER_NEAREST) > 0 if matrix is not None else prev > 0
         if not pred.any():
             pred = prev > 0
@@ -399,7 +405,8 @@ class BoxTrackerSource(MaskSource):
         ys, xs = np.nonzero(fg)
         centre = np.array([xs.mean(), ys.mean()])
         if self.centre is not None:
-            self.speed = float(np.linalg.norm(centre - self.centre))
+            self.step = centre - self.centre
+            self.speed = float(np.linalg.norm(self.step))
         self.centre = centre
         return fg
 
@@ -426,9 +433,16 @@ class BoxTrackerSource(MaskSource):
 
         cfg = self.config
         h, w = grey.shape
+        core = cv2.erode(pred.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0
+        if self.bg is not None:
+            # a remembered background is evidence of its own: where it is known around the object, the mask may
+            # move by the full margin (a fast or textureless object the flow missed, frames dropped by a busy
+            # live server); the colour veto and the area guard still apply
+            wide = cv2.dilate(pred.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * cfg.margin + 1,) * 2)) > 0
+            if self.bg_known[wide].mean() > cfg.subtract_coverage:
+                r = cfg.margin
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
         ring = cv2.dilate(pred.astype(np.uint8), kernel) > 0
-        core = cv2.erode(pred.astype(np.uint8), kernel) > 0
         labels = np.full((h, w), cv2.GC_BGD, np.uint8)
         labels[ring] = cv2.GC_PR_BGD
         labels[pred] = cv2.GC_PR_FGD
