@@ -10,7 +10,8 @@ pytestmark = pytest.mark.browser
 
 
 def browser_scene(t: int = 120, h: int = 240, w: int = 320):
-    """A red disc circling slowly over a static blue-green textured background."""
+    """A red disc with a dark-red checker (real objects have texture for a tracker to follow), circling slowly over a
+    static blue-green textured background."""
     import cv2
 
     from unseen.datasets.synthetic import textured_image
@@ -20,6 +21,7 @@ def browser_scene(t: int = 120, h: int = 240, w: int = 320):
     bg[..., 0] *= 0.35  # no strong reds in the background
     bg = bg.astype(np.uint8)
     frames, masks = [], []
+    ys, xs = np.mgrid[0:h, 0:w]
     for i in range(t):
         a = 2 * np.pi * i / t
         cx, cy = int(w * 0.5 + 22 * np.cos(a)), int(h * 0.5 + 14 * np.sin(a))
@@ -27,6 +29,7 @@ def browser_scene(t: int = 120, h: int = 240, w: int = 320):
         cv2.circle(m, (cx, cy), 24, 1, -1)
         f = bg.copy()
         f[m > 0] = (210, 40, 35)
+        f[(((xs - cx) // 6 + (ys - cy) // 6) % 2 == 0) & (m > 0)] = (165, 15, 20)  # the checker moves with the disc
         frames.append(f)
         masks.append(m > 0)
     return np.stack(frames), np.stack(masks), bg

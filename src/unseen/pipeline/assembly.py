@@ -32,6 +32,8 @@ class MaskSpec:
     detector_kind: str = "auto"
     score: float = 0.3
     segmenter: object | None = None  # an already loaded instance segmenter (shared, e.g. by a server's clients)
+    box_segmenters: bool = True  # a box around a person or a hand is followed by the bundled segmenters (their first
+    # load costs 0.5-2 s: a live server starts plain and stays responsive)
     dilate: int | None = None
     min_area: int = 0  # drop hole components smaller than this many pixels
     hold: int | None = None
@@ -68,7 +70,7 @@ def build_masks(spec: MaskSpec, info) -> MaskSource:
 
         text = spec.box if isinstance(spec.box, str) else ",".join(str(v) for v in spec.box)
         check_at(spec.at, info.frame_count)
-        inner = BoxTrackerSource(parse_box(text, info.width, info.height), start=spec.at, use_segmenters=True)
+        inner = BoxTrackerSource(parse_box(text, info.width, info.height), start=spec.at, use_segmenters=spec.box_segmenters)
         dil = DILATE_BOX
     else:
         inner = _class_source(spec, classes)

@@ -41,7 +41,8 @@ class MaskFactory:
         """A source following the object in box (x, y, w, h, pixels of the width x height frames the client sends)."""
         from unseen.pipeline import MaskSpec, build_masks
 
-        return build_masks(MaskSpec(box=box, dilate=0), SourceInfo(width=width, height=height, fps=0.0, frame_count=0))
+        spec = MaskSpec(box=box, dilate=0, box_segmenters=False)
+        return build_masks(spec, SourceInfo(width=width, height=height, fps=0.0, frame_count=0))
 
     def for_classes(self, names: list[str], width: int, height: int) -> MaskSource:
         """A source masking every instance of these classes (names already checked)."""
