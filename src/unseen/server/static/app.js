@@ -57,6 +57,12 @@ async function start() {
     workSize = info.work;
     for (const name of info.classes || []) picker.add(new Option(name, name));
     picker.hidden = !(info.classes && info.classes.length);
+    // one click for the classes a streamer removes most: shown when the server offers them
+    for (const [id, name] of [["people", "person"], ["hands", "hand"]]) {
+      const button = document.getElementById(id);
+      button.hidden = !(info.classes || []).includes(name);
+      button.onclick = () => pickClass(name);
+    }
   } catch (e) { /* keep the defaults */ }
   connect();
   useCamera();
@@ -322,9 +328,11 @@ view.addEventListener("pointerup", (e) => {
   command({ type: "select", box }, { kind: "box" });
 });
 
+function pickClass(name) {
+  command({ type: "detect", classes: [name] }, { kind: "classes", names: [name] });
+}
 picker.onchange = (e) => {
-  if (!e.target.value) return;
-  command({ type: "detect", classes: [e.target.value] }, { kind: "classes", names: [e.target.value] });
+  if (e.target.value) pickClass(e.target.value);
 };
 document.getElementById("camera").onclick = useCamera;
 document.getElementById("file").onchange = (e) => e.target.files[0] && useFile(e.target.files[0]);
