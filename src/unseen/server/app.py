@@ -45,9 +45,9 @@ class LiveConfig:
     work_height: int = 288
     allowed_origins: list[str] = field(default_factory=list)  # besides the server's own origin
     max_clients: int = 8
-    dilation: int = 8  # px (working resolution) the tracked mask grows: on a real clip the box tracker lagged a
+    dilation: int = 12  # px (working resolution) the tracked mask grows: on a real clip the box tracker lagged a
     # moving object's edge by up to 14 px at 3 (those pixels entered the background memory as ghosts); none at 6 with the
-    # old tracker; the tighter, non-bleeding tracker left up to 70 object pixels at the edge at 6 when frames were dropped
+    # old tracker; the tighter, non-bleeding tracker trails a moving edge more: 70-190 object pixels at 6-8 px, none at 12
     detector: str | None = None  # RTMDet-Ins / YOLO-seg .onnx: the page then offers its class names
     backend: str = "eager"  # how the model runs: eager, compile or onnx
     threads: int = 0  # torch threads per worker thread (0: one; there are as many workers as CPU cores)
