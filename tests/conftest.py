@@ -35,14 +35,28 @@ def moving_square_clip(t: int, h: int, w: int, size: int = 12, seed: int = 0) ->
     return np.stack(frames), np.stack(masks), bg
 
 
-def write_video(path: Path, frames: np.ndarray, fps: float = 25.0, audio: bool = False, codec: str = "libx264") -> Path:
-    """Write uint8 RGB frames to a video file (optionally with a sine audio track)."""
+def write_video(
+    path: Path,
+    frames: np.ndarray,
+    fps: float = 25.0,
+    audio: bool = False,
+    codec: str = "libx264",
+    container_options: dict[str, str] | None = None,
+    stream_options: dict[str, str] | None = None,
+    rotation: float | None = None,
+) -> Path:
+    """Write uint8 RGB frames to a video file (optionally with a sine audio track, muxer and encoder options, and a
+    display-matrix rotation like a phone's portrait video)."""
     import av
 
-    with av.open(str(path), "w") as c:
+    with av.open(str(path), "w", options=container_options or {}) as c:
         s = c.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
         s.width, s.height = frames.shape[2], frames.shape[1]
         s.pix_fmt = "yuv420p"
+        if stream_options:
+            s.options = stream_options
+        if rotation is not None:
+            s.set_display_rotation(rotation)
         a = None
         if audio:
             a = c.add_stream("aac", rate=44100)

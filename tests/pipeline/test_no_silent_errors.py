@@ -27,20 +27,8 @@ def _remove(inp, masks, out, *extra) -> list[str]:
 
 def _noise_video(path: Path, n: int, h: int = 64, w: int = 96, **options: str) -> Path:
     """Hard-to-compress frames, so the file is long enough to cut in the middle."""
-    import av
-
-    rng = np.random.default_rng(0)
-    with av.open(str(path), "w", options=options) as c:
-        s = c.add_stream("libx264", rate=25)
-        s.width, s.height, s.pix_fmt = w, h, "yuv420p"
-        for i in range(n):
-            vf = av.VideoFrame.from_ndarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8), format="rgb24")
-            vf.pts = i
-            for p in s.encode(vf):
-                c.mux(p)
-        for p in s.encode(None):
-            c.mux(p)
-    return path
+    frames = np.random.default_rng(0).integers(0, 255, (n, h, w, 3), dtype=np.uint8)
+    return write_video(path, frames, container_options=options)
 
 
 def test_truncated_faststart_mp4_is_an_error_unless_allowed(tmp_path: Path, capsys):
@@ -152,21 +140,7 @@ def test_all_empty_masks_copy_the_streams_without_re_encoding(tmp_path: Path, ca
 
 def _rotated_video(path: Path, raw: np.ndarray, rotation: float) -> Path:
     """A clip stored sideways with a display matrix, like a phone's portrait video."""
-    import av
-
-    with av.open(str(path), "w") as c:
-        s = c.add_stream("libx264", rate=25)
-        s.width, s.height, s.pix_fmt = raw.shape[2], raw.shape[1], "yuv420p"
-        s.options = {"crf": "12"}
-        s.set_display_rotation(rotation)
-        for i, f in enumerate(raw):
-            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")
-            vf.pts = i
-            for p in s.encode(vf):
-                c.mux(p)
-        for p in s.encode(None):
-            c.mux(p)
-    return path
+    return write_video(path, raw, stream_options={"crf": "12"}, rotation=rotation)
 
 
 @pytest.mark.parametrize("rotation,turns", [(-90, 3), (90, 1), (180, 2)])
