@@ -41,15 +41,18 @@ class MaskFactory:
         """A source following the object in box (x, y, w, h, pixels of the width x height frames the client sends)."""
         from unseen.pipeline import MaskSpec, build_masks
 
-        spec = MaskSpec(box=box, dilate=0, box_segmenters=False)
-        return build_masks(spec, SourceInfo(width=width, height=height, fps=0.0, frame_count=0))
+        return build_masks(MaskSpec(box=box, dilate=0, box_segmenters=False), _stream_info(width, height))
 
     def for_classes(self, names: list[str], width: int, height: int) -> MaskSource:
         """A source masking every instance of these classes (names already checked)."""
         from unseen.pipeline import MaskSpec, build_masks
 
-        spec = MaskSpec(classes=names, segmenter=self.segmenter, dilate=0)
-        return build_masks(spec, SourceInfo(width=width, height=height, fps=0.0, frame_count=0))
+        return build_masks(MaskSpec(classes=names, segmenter=self.segmenter, dilate=0), _stream_info(width, height))
+
+
+def _stream_info(width: int, height: int) -> SourceInfo:
+    """What a live stream's mask source knows: the frame size (no rate or length)."""
+    return SourceInfo(width=width, height=height, fps=0.0, frame_count=0)
 
 
 def mask_factory(detector: str | None) -> MaskFactory:

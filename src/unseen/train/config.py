@@ -120,7 +120,7 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
 
 def _checked(value: Any, default: Any, where: str) -> Any:
     """`value` if it has the type of the field's default (ints pass for floats); a clear error otherwise."""
-    if default is None or value is None and default is None:
+    if default is None:  # an optional field: any value
         return value
     kinds = {bool: (bool,), int: (int,), float: (int, float), str: (str,), list: (list,), dict: (dict,), tuple: (list, tuple)}
     wanted = kinds.get(type(default))
