@@ -77,7 +77,7 @@ def test_every_frame_arrives_once_in_order(engine):
     assert (counts.frames, counts.written, counts.holes) == (200, 200, 100)
     assert sum(ticks) == 200
     assert counts.first_output_s is not None and counts.first_output_s >= 0
-    assert set(counts.busy_s) == {"decode", "masks", "inpaint", "sink"} and counts.busy_s["inpaint"] > 0
+    assert set(counts.busy_s) == {"decode", "masks", "prepare", "inpaint", "sink"} and counts.busy_s["inpaint"] > 0
 
 
 def test_memory_stays_bounded_when_the_sink_is_slow():
@@ -168,3 +168,41 @@ def test_remove_cli_output_is_unchanged_by_the_pipeline(tmp_path):
     assert len(out) == 15
     for o, e in zip(out, expected, strict=True):
         assert np.array_equal(o, e)
+
+
+def test_the_engines_guide_runs_one_frame_ahead_in_the_mask_thread_with_identical_output():
+    """The overlapped pipeline (guide of t + 1 beside the network of t) gives the same bytes as stepping."""
+    import torch
+
+    from unseen.datasets.synthetic import moving_object_scene
+    from unseen.engine.online import EngineConfig, OnlineInpainter
+    from unseen.masks.hygiene import dilate
+    from unseen.model.config import get_preset
+    from unseen.model.generator import InpaintGenerator
+
+    torch.manual_seed(0)
+    model = InpaintGenerator(get_preset("tiny")).eval()
+    torch.nn.init.normal_(model.decoder.out.weight, std=0.05)
+    scene = moving_object_scene(14, 96, 160, seed=2)
+    frames, masks = list(scene.frames), list(dilate(scene.masks, 3))
+    frames[9] = 255 - frames[9]  # a scene cut: the network's cache must start over at the same frame
+    config = EngineConfig(work_width=160, work_height=96, bf16=False, trust_memory=0)
+    stepper = OnlineInpainter(model, config)
+    want = [stepper.step(f, m) for f, m in zip(frames, masks, strict=True)]
+
+    engine = OnlineInpainter(model, config)
+    threads: set[str] = set()
+    prepare = engine.prepare
+
+    def spy(frame, mask):
+        threads.add(threading.current_thread().name)
+        return prepare(frame, mask)
+
+    engine.prepare = spy
+    holes = iter(masks)
+    got: list[np.ndarray] = []
+    run(iter(frames), lambda _f: next(holes), engine, got.append)
+    assert threads == {"unseen-masks"}
+    assert len(got) == len(want)
+    for a, b in zip(got, want, strict=True):
+        assert np.array_equal(a, b)

@@ -25,6 +25,17 @@ class Inpainter(ABC):
         returns them in batches); without delay this is `[step(frame, mask)]`."""
         return [self.step(frame, mask)]
 
+    def prepare(self, frame: np.ndarray, mask: np.ndarray) -> object:
+        """The part of a frame's work that needs frames <= t but no result of the frames before it (an engine's
+        classical guide). A pipeline may call it in another thread, one frame ahead of `push_prepared`, in
+        frame order; what it returns goes to `push_prepared`. Default: nothing to do ahead."""
+        return frame, mask
+
+    def push_prepared(self, prepared: object) -> list[np.ndarray]:
+        """`push` of a frame that went through `prepare`."""
+        frame, mask = prepared  # type: ignore[misc]
+        return self.push(frame, mask)
+
     def flush(self) -> list[np.ndarray]:
         """End of stream: the frames still waiting."""
         return []

@@ -41,6 +41,7 @@ class _Prep:
     small_known: np.ndarray | None = None
     need: np.ndarray | None = None
     guide: np.ndarray | None = None
+    cut: bool = False  # the guide saw a scene cut on this frame: the network's cache starts over
 
 
 @dataclass
@@ -118,10 +119,8 @@ class OnlineInpainter(Inpainter):
         """Update the memory with this frame and decide what the network must do for it."""
         height, width = mask.shape
         value, confidence = self.memory.step(frame, mask)
-        if self.memory.cut:
-            self.cache.reset()
         from_memory = confidence >= 1.0 if self.memory.still else np.zeros_like(mask)
-        prep = _Prep(frame, mask, value, from_memory, confidence)
+        prep = _Prep(frame, mask, value, from_memory, confidence, cut=self.memory.cut)
         if not mask.any():
             prep.done = frame.copy()
             return prep
@@ -186,12 +185,31 @@ class OnlineInpainter(Inpainter):
             self.cache.reset()
         return box
 
-    @torch.no_grad()
     def step(self, frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """uint8 RGB (H, W, 3) + bool hole (H, W) -> inpainted frame at full resolution (no added delay)."""
         if self.config.delay:
             raise RuntimeError("this engine has a delay: use push() and flush()")
-        prep = self._prepare(frame, mask)
+        return self.push_prepared(self._prepare(frame, mask))[0]
+
+    def prepare(self, frame: np.ndarray, mask: np.ndarray) -> _Prep:
+        """The classical guide and the plan for this frame (no network, no cache): may run one frame ahead of
+        `push_prepared` in another thread, so the guide of frame t + 1 overlaps the network of frame t."""
+        return self._prepare(frame, mask)
+
+    def push_prepared(self, prepared: object) -> list[np.ndarray]:
+        """Run the network on a prepared frame (after `prepare`, in frame order)."""
+        prep = prepared
+        if not isinstance(prep, _Prep):
+            raise TypeError("push_prepared takes what this engine's prepare() returned")
+        if prep.cut:
+            self.cache.reset()
+        if not self.config.delay:
+            return [self._run_one(prep)]
+        self.pending.append(prep)
+        return self._run_pending() if len(self.pending) > self.config.delay else []
+
+    @torch.no_grad()
+    def _run_one(self, prep: _Prep) -> np.ndarray:
         if prep.done is not None:
             return prep.done
         box = self._box(prep.need, prep.work)
@@ -202,10 +220,7 @@ class OnlineInpainter(Inpainter):
     # -- bounded delay: the network runs on k + 1 frames at once -----------------------------------
     def push(self, frame: np.ndarray, mask: np.ndarray) -> list[np.ndarray]:
         """Add a frame; returns the frames finished by it, in order (with delay k: up to k + 1 at a time)."""
-        if not self.config.delay:
-            return [self.step(frame, mask)]
-        self.pending.append(self._prepare(frame, mask))
-        return self._run_pending() if len(self.pending) > self.config.delay else []
+        return self.push_prepared(self._prepare(frame, mask))
 
     def flush(self) -> list[np.ndarray]:
         """Finish every frame still waiting (end of stream)."""

@@ -1,9 +1,12 @@
 """Overlapping stages for offline runs: decode, masks, the inpainter and the sink each in their own thread.
 
-    frames ──► [decode thread] ─q─► [mask thread] ─q─► inpainter (calling thread) ─q─► [sink thread]
+    frames ──► [decode thread] ─q─► [mask thread: mask, then the inpainter's `prepare`] ─q─►
+        inpainter's `push_prepared` (calling thread) ─q─► [sink thread]
 
-The inpainter runs in the calling thread: torch's thread settings belong to the thread that made them, and
-Ctrl-C (KeyboardInterrupt) arrives there. The queues are small and bounded, so a long video never piles up in
+The inpainter's network runs in the calling thread: torch's thread settings belong to the thread that made
+them, and Ctrl-C (KeyboardInterrupt) arrives there. Its `prepare` (the engine's classical guide: flow, memory,
+Telea) runs in the mask thread, so the guide of frame t + 1 is built on the other core while the network runs
+frame t. The queues are small and bounded, so a long video never piles up in
 memory; frames stay in order because every stage is one thread reading one FIFO queue. An error in any stage,
 or Ctrl-C, stops every stage and is raised in the caller; the sink is then left uncommitted (callers use atomic
 writers that discard their partial output).
@@ -121,7 +124,7 @@ def run(
     decoded, masked, finished = _Stage(stop, queue_frames), _Stage(stop, queue_frames), _Stage(stop, queue_frames)
     counts = RunCounts()
 
-    busy = counts.busy_s = dict.fromkeys(("decode", "masks", "inpaint", "sink"), 0.0)
+    busy = counts.busy_s = dict.fromkeys(("decode", "masks", "prepare", "inpaint", "sink"), 0.0)
 
     def decode() -> None:
         source = iter(frames)
@@ -139,7 +142,11 @@ def run(
             t = time.perf_counter()
             hole = masks(frame)
             busy["masks"] += time.perf_counter() - t
-            masked.put((frame, hole, stamp))
+            t = time.perf_counter()
+            passed = hole.mean() > max_hole  # nothing to fill from: the frame goes through as it is
+            prepared = None if passed else inpainter.prepare(frame, hole)
+            busy["prepare"] += time.perf_counter() - t
+            masked.put((frame, hole, prepared, stamp))
 
     def write() -> None:
         for out, stamp in finished.items():
@@ -158,19 +165,19 @@ def run(
     try:
         try:
             stamps: deque = deque()  # input times of the frames inside the inpainter, oldest first
-            for frame, hole, stamp in masked.items():
+            for frame, hole, prepared, stamp in masked.items():
                 index = counts.frames
                 counts.frames += 1
                 counts.holes += bool(hole.any())
                 t = time.perf_counter()
-                if hole.mean() > max_hole:  # nothing to fill from: finish what waits, then the frame as it is
+                if prepared is None:  # passed through: finish what waits, then the frame as it is
                     done = [*inpainter.flush(), frame]
                     if counts.passed and counts.passed[-1][1] == index - 1:
                         counts.passed[-1][1] = index
                     else:
                         counts.passed.append([index, index])
                 else:
-                    done = inpainter.push(frame, hole)
+                    done = inpainter.push_prepared(prepared)
                 busy["inpaint"] += time.perf_counter() - t
                 stamps.append(stamp)
                 for out in done:
