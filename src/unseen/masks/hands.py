@@ -36,7 +36,8 @@ class HandConfig:
     wrist_m: float = 0.035  # length of the forearm stub kept beyond the wrist landmark
     grow_m: float = 0.004  # extra margin around everything (soft edges, motion blur)
     grow_px: int = 2  # ... plus this many pixels
-    hold_missing: int = 2  # frames the last hands are kept when the detector loses them
+    hold_missing: int = 2  # frames a lost hand's last mask is kept when it is not found by motion and colour
+    search_missing: int = 6  # frames a lost hand is searched for by motion and colour (fast hands blur; 0: off)
     hold: int = 1  # frames a pixel stays after the hand left it (a fast hand's blur)
 
 
@@ -148,25 +149,23 @@ class HandMaskSource(MaskSource):
 
     def __init__(self, config: HandConfig | None = None, landmarks: HandLandmarks | None = None) -> None:
         from unseen.masks.hygiene import Hysteresis
+        from unseen.masks.lost_hands import LostHandConfig, LostHands
 
         self.config = config or HandConfig()
         self.landmarks = landmarks or HandLandmarks(self.config)
         self.last: list[np.ndarray] = []
         self.sides: list[str] = []  # handedness of each of `last`
-        self.missing = 0
+        search = self.config.search_missing > 0
+        frames = max(self.config.search_missing, self.config.hold_missing)
+        self.lost = LostHands(LostHandConfig(frames=frames, hold=self.config.hold_missing, search=search))
         self.hold = Hysteresis(self.config.hold) if self.config.hold > 0 else None
 
     def hand_masks(self, frame: np.ndarray) -> list[np.ndarray]:
-        """One bool (H, W) silhouette per hand on this frame (the last ones for a few frames if all are lost)."""
+        """One bool (H, W) silhouette per hand on this frame; a hand the detector lost is searched for by motion
+        and colour for a few frames (`lost_hands.py`), else its last silhouette is kept briefly."""
         hands = self.landmarks(frame)
-        if hands:
-            self.last = [hand_silhouette(hand, frame.shape[:2], self.config) for hand in hands]
-            self.sides = [hand.side for hand in hands]
-            self.missing = 0
-        else:
-            self.missing += 1
-            if self.missing > self.config.hold_missing:
-                self.last, self.sides = [], []
+        found = [hand_silhouette(hand, frame.shape[:2], self.config) for hand in hands]
+        self.last, self.sides = self.lost.update(frame, found, [hand.side for hand in hands])
         return list(self.last)
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
