@@ -18,7 +18,24 @@ from unseen.server.protocol import decode_result, encode_frame
 
 
 def _client(make=MemoryInpainter, **config) -> TestClient:
+    config.setdefault("warm_up", False)  # the engine-failure tests count the inpainter's calls from the first client
     return TestClient(create_app(LiveConfig(method="memory", **config), make_inpainter=make))
+
+
+class CountingInpainter(MemoryInpainter):
+    steps = 0
+
+    def step(self, frame, mask):
+        CountingInpainter.steps += 1
+        return super().step(frame, mask)
+
+
+@pytest.mark.parametrize("warm", [True, False])
+def test_the_server_warms_its_workers_before_the_first_client(warm):
+    CountingInpainter.steps = 0
+    with _client(CountingInpainter, warm_up=warm) as client:
+        assert client.get("/api/info").json()["clients"] == 0
+        assert (CountingInpainter.steps > 0) == warm  # each worker ran a few generated frames at start, or none
 
 
 def _frame(h: int = 144, w: int = 240, seed: int = 0) -> np.ndarray:

@@ -23,6 +23,7 @@ from importlib import resources
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import numpy as np
 from fastapi import WebSocket
 
 from unseen.engine.inpainter import Inpainter
@@ -43,6 +44,7 @@ class LiveConfig:
     weights: str = "small"
     work_width: int = 480  # the page downscales frames to fit this before sending
     work_height: int = 288
+    warm_up: bool = True  # run each worker once on a generated frame at start (first visit: no stall, no memory step)
     allowed_origins: list[str] = field(default_factory=list)  # besides the server's own origin
     max_clients: int = 8
     dilation: int = 12  # px (working resolution) the tracked mask grows: on a real clip the box tracker lagged a
@@ -93,6 +95,11 @@ def create_app(config: LiveConfig | None = None, make_inpainter: Callable[[], In
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
+        if config.warm_up:
+            loop = asyncio.get_running_loop()
+            size = (config.work_width, config.work_height)
+            await asyncio.gather(*(loop.run_in_executor(workers, warm_up, make, size) for _ in range(os.cpu_count() or 1)))
+            await loop.run_in_executor(workers, release_memory)
         yield
         workers.shutdown(wait=False, cancel_futures=True)
 
@@ -146,6 +153,24 @@ def engine_workers(threads: int = 0) -> ThreadPoolExecutor:
         torch.set_num_threads(threads or 1)
 
     return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="unseen-engine", initializer=init)
+
+
+def warm_up(make: Callable[[], Inpainter], size: tuple[int, int], frames: int = 4) -> None:
+    """A short session on a generated frame before the first client (in a worker thread): the engine's kernels,
+    the JPEG codecs and the allocator's arenas are ready, so the first visit neither stalls nor raises the
+    server's memory above what it then keeps."""
+    import cv2
+
+    width, height = size
+    ys, xs = np.mgrid[0:height, 0:width]
+    frame = np.stack([(xs * 3) % 256, (ys * 5) % 256, ((xs + ys) * 2) % 256], axis=-1).astype(np.uint8)
+    hole = ((xs - width / 2) ** 2 / (width / 6) ** 2 + (ys - height / 2) ** 2 / (height / 5) ** 2) < 1
+    inpainter = make()
+    for k in range(frames):
+        shifted = np.roll(hole, 4 * k, axis=1)
+        ok, jpeg = cv2.imencode(".jpg", frame)
+        out = inpainter.step(decode_image(jpeg.tobytes()) if ok else frame, shifted)
+        encode_result({"id": k}, out[: height // 2, : width // 2], shifted[: height // 2, : width // 2])
 
 
 def release_memory() -> None:
