@@ -154,6 +154,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             args.threads,
             args.load,
             args.data,
+            rows=tuple(r.strip() for r in args.rows.split(";") if r.strip()) if args.rows else (),
         )
     else:
         from unseen.bench.live import run_live_bench
@@ -344,6 +345,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default=None, help="speed: shared data folder (val/JPEGImages, val/Annotations): adds rows on a real clip")
     p.add_argument("--soak", type=int, default=0, help="speed: also run the engine this many frames and compare RSS (e.g. 5000)")
     p.add_argument("--threads", type=int, default=0, help="model intra-op threads (default 0: one)")
+    p.add_argument(
+        "--rows",
+        default=None,
+        help="speed: only the rows whose name contains one of these ';'-separated texts (e.g. 'telea;openvino, network every frame')",
+    )
     p.add_argument("--clients", default="1,2,4", help="live: simulated client counts (default 1,2,4)")
     p.add_argument("--seconds", type=float, default=10.0, help="live: seconds per client count (default 10)")
     p.add_argument("--no-browser", action="store_true", help="live: skip the real-browser measurement")

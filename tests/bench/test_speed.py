@@ -5,7 +5,18 @@ import os
 import numpy as np
 
 from tests.conftest import moving_square_clip
-from unseen.bench.speed import REAL_CLIP, BusyLoad, SpeedRow, _ping_pong, _roi_note, load_real_clip, measure, print_table
+from unseen.bench.speed import (
+    REAL_CLIP,
+    BusyLoad,
+    SpeedRow,
+    _ping_pong,
+    _roi_note,
+    load_real_clip,
+    measure,
+    measure_pipeline,
+    print_table,
+    run_speed_bench,
+)
 from unseen.engine.telea import TeleaInpainter
 
 
@@ -45,6 +56,18 @@ def test_measure_times_every_frame_after_warmup():
     frames, masks, _ = moving_square_clip(10, 48, 64)
     row = measure("telea", TeleaInpainter, frames, masks, warmup=3)
     assert row.frames == 7 and row.fps > 0 and row.p50_ms <= row.p95_ms
+
+
+def test_the_pipeline_row_counts_the_intervals_between_finished_frames():
+    frames, masks, _ = moving_square_clip(10, 48, 64)
+    row = measure_pipeline("telea, overlapped", TeleaInpainter, frames, masks, warmup=3)
+    assert row.frames == 6 and row.fps > 0 and row.p50_ms <= row.p95_ms  # 7 frames after the warm-up: 6 intervals
+
+
+def test_rows_selects_a_subset_of_the_bench(capsys):
+    rows = run_speed_bench(frames=3, warmup=1, backends=("eager",), rows=("telea", "memory"))
+    assert [r.name for r in rows] == ["telea", "memory"]
+    assert "start-up" not in capsys.readouterr().out
 
 
 def test_table_shows_loaded_fps_and_ratio(capsys):

@@ -280,6 +280,7 @@ def run_speed_bench(
     load: int = 0,
     data: str | None = None,
     startup: bool = True,
+    rows: tuple[str, ...] = (),
 ) -> list[SpeedRow]:
     """Measure telea, memory, the naive model and the engine (each backend) on a generated 480x288 clip, at a 960x540
     working size, and on a real val clip (with `data`); with `load`, each row again beside busy processes; print tables."""
@@ -374,17 +375,24 @@ def run_speed_bench(
         for backend in backends:
             name = f"real clip, {backend}, network every frame, 960x540 working size"
             plan.append((name, engine(backend, work_width=960, work_height=540), real_big, real_big_masks, precision(backend)))
+    if rows:  # a subset: rows whose name contains one of the texts ("start-up": the start-up table)
+        plan = [item for item in plan if any(word in item[0] for word in rows)]
+        if not plan and "start-up" not in rows:
+            from unseen.errors import UnseenError
+
+            raise UnseenError(f"--rows {';'.join(rows)}: no row's name contains any of these")
     print(
         f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, load average {load_avg[0]:.1f} at the start "
         f"(other work shares this machine); model threads {resolve_threads(threads)}; synthetic clip 480x288, hole {100 * coverage:.1f}%"
         f"{real_note}" + (f"; not installed: {', '.join(skipped)}" if skipped else "")
     )
     print_header(load)
-    rows: list[SpeedRow] = []
+    measured: list[SpeedRow] = []
     for name, make, f, m, note in tqdm(plan, desc="methods", unit="method"):
         how = measure_pipeline if name in pipelined else measure
-        rows.append(measure_with_load(name, make, f[:n], m[:n], warmup, note, load, how))
-        print_row(rows[-1], rows, load)  # as it comes: a long run interrupted still has its rows
+        measured.append(measure_with_load(name, make, f[:n], m[:n], warmup, note, load, how))
+        print_row(measured[-1], measured, load)  # as it comes: a long run interrupted still has its rows
+    startup = startup and (not rows or "start-up" in rows)  # a subset of rows: the start-up table only when asked for
     startup_lines = run_startup(real if data else clip, real_masks if data else holes) if startup else []
     if startup_lines:
         print(
@@ -394,7 +402,7 @@ def run_speed_bench(
         print("\n".join(startup_lines))
     if soak:
         run_soak(weights, soak, threads)
-    return rows
+    return measured
 
 
 def run_soak(weights: str, frames: int, threads: int = 0) -> tuple[float, float]:
