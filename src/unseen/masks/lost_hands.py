@@ -46,6 +46,13 @@ class _Track:
     found_by_search: int = 0
 
 
+def _chroma(rgb: np.ndarray) -> np.ndarray:
+    """uint8 (h, w, 2): the Cr, Cb channels of an RGB image."""
+    import cv2
+
+    return np.ascontiguousarray(cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2YCrCb)[..., 1:])
+
+
 def _centre(mask: np.ndarray) -> np.ndarray:
     ys, xs = np.nonzero(mask)
     return np.array([xs.mean(), ys.mean()], np.float32)
@@ -115,13 +122,18 @@ class LostHands:
         grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
         if self._grey is not None and self._grey.shape != grey.shape:
             self.reset()
-        chroma = np.ascontiguousarray(cv2.cvtColor(frame, cv2.COLOR_RGB2YCrCb)[..., 1:])
         masks = [m for m in masks if m.any()]
-        if masks:
+        if masks:  # learn the hands' colour against a band around them (on their bounding box only)
             union = np.any(masks, axis=0)
             size = int(np.sqrt(union.sum() / len(masks)))
-            around = cv2.dilate(union.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * size + 1,) * 2)) > 0
-            self.colour.update(chroma, cv2.erode(union.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0, around & ~union)
+            ys, xs = np.nonzero(union)
+            h, w = union.shape
+            x0, y0 = max(0, xs.min() - size - 1), max(0, ys.min() - size - 1)
+            x1, y1 = min(w, xs.max() + size + 2), min(h, ys.max() + size + 2)
+            inside = union[y0:y1, x0:x1].astype(np.uint8)
+            near = cv2.dilate(inside, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * size + 1,) * 2)) > 0
+            core = cv2.erode(inside, np.ones((5, 5), np.uint8)) > 0
+            self.colour.update(_chroma(frame[y0:y1, x0:x1]), core, near & ~inside.astype(bool))
         matched = self._match(masks, sides)
         out_masks, out_sides = list(masks), list(sides[: len(masks)])
         prev_grey, self._grey = self._grey, grey
@@ -134,7 +146,7 @@ class LostHands:
             if track.missing > self.config.frames:
                 continue
             searching = self.config.search and prev_grey is not None
-            blob = self._search(track, grey, prev_grey, chroma, out_masks) if searching else None
+            blob = self._search(track, grey, prev_grey, frame, out_masks) if searching else None
             if blob is not None:
                 track.found_by_search += 1
                 centre = _centre(blob)
@@ -171,7 +183,7 @@ class LostHands:
         return {id(t) for t in matched}
 
     def _search(
-        self, track: _Track, grey: np.ndarray, prev_grey: np.ndarray, chroma: np.ndarray, taken: list[np.ndarray]
+        self, track: _Track, grey: np.ndarray, prev_grey: np.ndarray, frame: np.ndarray, taken: list[np.ndarray]
     ) -> np.ndarray | None:
         """The hand's blob near where it was heading: moving pixels of its colour, of a plausible size."""
         import cv2
@@ -193,7 +205,7 @@ class LostHands:
             return None
         changed = cv2.absdiff(grey[y0:y1, x0:x1], prev_grey[y0:y1, x0:x1]) > c.motion
         moving = cv2.dilate(changed.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-        skin = self.colour.probability(chroma[y0:y1, x0:x1]) > c.colour
+        skin = self.colour.probability(_chroma(frame[y0:y1, x0:x1])) > c.colour
         candidate = moving & skin
         for other in taken:
             candidate &= ~other[y0:y1, x0:x1]
