@@ -22,7 +22,7 @@ class LostHandConfig:
 
     search: bool = True  # False: only hold the last mask for `hold` frames
     frames: int = 6  # frames a lost hand is searched for before it is dropped
-    hold: int = 2  # frames its last mask is kept when the search finds nothing
+    hold: int = 2  # frames its last mask (detected or found) is kept when the search finds nothing
     motion: float = 12.0  # grey-level change between consecutive frames that counts as motion
     colour: float = 0.6  # p(hand | colour) a searched pixel needs
     bins: int = 32  # histogram bins per chroma channel
@@ -42,7 +42,8 @@ class _Track:
     area: float
     centre: np.ndarray
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2, np.float32))
-    missing: int = 0
+    missing: int = 0  # frames since the detector last saw it
+    unseen: int = 0  # frames since the detector or the search last found it
     found_by_search: int = 0
 
 
@@ -149,11 +150,14 @@ class LostHands:
             blob = self._search(track, grey, prev_grey, frame, out_masks) if searching else None
             if blob is not None:
                 track.found_by_search += 1
+                track.unseen = 0
                 centre = _centre(blob)
                 track.velocity = centre - track.centre
                 track.centre, track.mask = centre, blob
-            elif track.missing > self.config.hold:
-                continue
+            else:
+                track.unseen += 1
+                if track.unseen > self.config.hold:
+                    continue
             kept.append(track)
             out_masks.append(track.mask)
             out_sides.append(track.side)
@@ -178,7 +182,7 @@ class LostHands:
                 free.remove(best)
                 best.velocity = centre - best.centre
                 best.mask, best.side, best.area, best.centre = mask, side, area, centre
-                best.missing = best.found_by_search = 0
+                best.missing = best.unseen = best.found_by_search = 0
             matched.append(best)
         return {id(t) for t in matched}
 
