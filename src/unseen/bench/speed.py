@@ -375,9 +375,11 @@ def run_speed_bench(
         for backend in backends:
             name = f"real clip, {backend}, network every frame, 960x540 working size"
             plan.append((name, engine(backend, work_width=960, work_height=540), real_big, real_big_masks, precision(backend)))
+    mask_classes = [c for c in ("person", "hand", "face") if not rows or any(word in f"mask source: {c}" for word in rows)]
+    masks_wanted = bool(mask_classes)
     if rows:  # a subset: rows whose name contains one of the texts ("start-up": the start-up table)
         plan = [item for item in plan if any(word in item[0] for word in rows)]
-        if not plan and "start-up" not in rows:
+        if not plan and "start-up" not in rows and not masks_wanted:
             from unseen.errors import UnseenError
 
             raise UnseenError(f"--rows {';'.join(rows)}: no row's name contains any of these")
@@ -392,6 +394,10 @@ def run_speed_bench(
         how = measure_pipeline if name in pipelined else measure
         measured.append(measure_with_load(name, make, f[:n], m[:n], warmup, note, load, how))
         print_row(measured[-1], measured, load)  # as it comes: a long run interrupted still has its rows
+    if masks_wanted:
+        for row in _mask_rows(data, load, mask_classes):
+            measured.append(row)
+            print_row(row, measured, load)
     startup = startup and (not rows or "start-up" in rows)  # a subset of rows: the start-up table only when asked for
     startup_lines = run_startup(real if data else clip, real_masks if data else holes) if startup else []
     if startup_lines:
@@ -403,6 +409,34 @@ def run_speed_bench(
     if soak:
         run_soak(weights, soak, threads)
     return measured
+
+
+def _mask_rows(data: str | None, load: int, classes: list[str]) -> list[SpeedRow]:
+    """The built-in mask sources per 640x480 frame: on a val webcam clip with a person, hands and a face
+    (asl-hungry, played back and forth) when `data` has it, else on a generated clip; with `load`, again beside
+    busy processes."""
+    import cv2
+
+    from unseen.bench.masks import mask_speed_rows
+
+    clip = Path(data) / "val" / "videos" / "asl-hungry.mkv" if data else None
+    if clip is not None and clip.exists():
+        from unseen.io.frames import open_frames
+
+        with open_frames(clip) as source:
+            frames = [cv2.resize(f, (640, 480), interpolation=cv2.INTER_AREA) for f in source]
+        frames = frames + frames[-2:0:-1]  # back and forth: no jump that would restart the trackers
+        frames = (frames * 3)[:130]
+    else:
+        from unseen.datasets.synthetic import moving_object_scene
+
+        frames = list(moving_object_scene(130, 480, 640, seed=0).frames)
+    rows = mask_speed_rows(frames, classes)
+    if load:
+        with BusyLoad(load):
+            for row, loaded in zip(rows, mask_speed_rows(frames, classes), strict=True):
+                row.fps_loaded = loaded.fps
+    return rows
 
 
 def run_soak(weights: str, frames: int, threads: int = 0) -> tuple[float, float]:

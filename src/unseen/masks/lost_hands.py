@@ -132,7 +132,7 @@ class LostHands:
             x0, y0 = max(0, xs.min() - size - 1), max(0, ys.min() - size - 1)
             x1, y1 = min(w, xs.max() + size + 2), min(h, ys.max() + size + 2)
             inside = union[y0:y1, x0:x1].astype(np.uint8)
-            near = cv2.dilate(inside, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * size + 1,) * 2)) > 0
+            near = cv2.distanceTransform(1 - inside, cv2.DIST_L2, 3) <= size  # within a hand's size of them
             core = cv2.erode(inside, np.ones((5, 5), np.uint8)) > 0
             self.colour.update(_chroma(frame[y0:y1, x0:x1]), core, near & ~inside.astype(bool))
         matched = self._match(masks, sides)
