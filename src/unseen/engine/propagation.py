@@ -58,8 +58,8 @@ class GuideConfig:
     # that does not move with the background enters with no confidence, so it is not stamped into the hole later.
     # Moving with the background: its colour is the one the completed (background) flow carried there ...
     mover_colour: float = 32.0  # ... within this mean abs RGB difference (twice the agreement tolerance: texture
-    # and sub-pixel misalignment of the background stay under it; a limb or a head does not) ...
-    mover_source: float = 0.5  # ... judged only where the flow carried a value with at least this confidence
+    # and sub-pixel misalignment of the background stay under it; a limb or a head does not), judged where the
+    # flow carried a pixel seen in the last frame
     min_agreement: float = 0.85  # fraction of the pixels around the holes the warp must reproduce
     min_confidence: float = 0.5  # hole pixels with less confidence than this get Telea
     telea_radius: int = 3
@@ -139,7 +139,8 @@ class GuideBuilder:
         self._enter = 0
         self._leave = 0
         self._camera: np.ndarray | None = None  # 3x3: this frame -> the last one, the background's homography (px)
-        self._region: np.ndarray | None = None  # bool (H, W): where the flow was completed this frame
+        self._judged: np.ndarray | None = None  # bool (H, W): pixels near the holes the completed flow carried from a
+        # pixel seen in the last frame (the movers rule compares them with what it carried)
 
     # -- camera state ------------------------------------------------------------------------------
     def _motion_grey(self, frame: np.ndarray) -> tuple[np.ndarray, float]:
@@ -234,9 +235,9 @@ class GuideBuilder:
         trusted = seen & ~(suspect & known & ~agree)
         self._rejected = seen & ~trusted
         movers = None
-        if not first and not self.still and c.movers and self._region is not None:
+        if not first and not self.still and c.movers and self._judged is not None:
             # only background may be carried into the holes: what moves on its own enters with no confidence
-            movers = seen & self._region & (prior_conf > c.mover_source) & (diff > c.mover_colour)
+            movers = seen & self._judged & (diff > c.mover_colour)
         value = prior.copy() if prior is self.value else prior
         np.copyto(value, frame, where=trusted[..., None])
         fresh = np.where(suspect, np.where(agree, prior_conf, np.float32(c.doubt)), np.float32(1.0))
@@ -283,7 +284,7 @@ class GuideBuilder:
         conf = np.ones(hole.shape, np.float32)
         both = hole | self._prev_hole
         box = _bbox(both, c.grow + c.ring + 4)
-        self._region = None
+        self._judged = None
         if box is None:
             return value, conf
         x0, y0, x1, y1 = box
@@ -293,12 +294,15 @@ class GuideBuilder:
         region = dist <= c.grow
         ring = ~region & (dist <= c.grow + c.ring)
         self._complete(flow, region, ring, (dist > 0) & (dist <= c.camera_band), frame, (x0, y0))
-        self._region = np.zeros(hole.shape, bool)
-        self._region[y0:y1, x0:x1] = region
+        self._judged = np.zeros(hole.shape, bool)
         if np.abs(flow[region]).max(initial=0.0) < c.min_flow:  # the background did not move here: no resampling
+            self._judged[y0:y1, x0:x1] = region & ~self._prev_hole[y0:y1, x0:x1]
             return self.value.copy(), self.conf.copy()
         gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
         map_x, map_y = gx + flow[..., 0], gy + flow[..., 1]
+        from_hole = cv2.remap(
+            self._prev_hole.view(np.uint8), map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=1
+        )
         warped_value = cv2.remap(self.value, map_x, map_y, self._interp, borderMode=cv2.BORDER_REPLICATE)
         warped = cv2.remap(self.conf, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         # the completed flow must carry the last frame onto this one around the holes, or nothing it carries is trusted
@@ -307,6 +311,8 @@ class GuideBuilder:
             err = _colour_diff(frame[y0:y1, x0:x1], warped_value)[check]
             if np.mean(err <= c.colour_tolerance) < c.min_agreement:
                 warped[:] = 0.0
+                from_hole[:] = 1  # nothing it carried can judge
+        self._judged[y0:y1, x0:x1] = region & (from_hole == 0)
         value[y0:y1, x0:x1] = warped_value
         conf[y0:y1, x0:x1] = warped * c.decay
         return value, conf
