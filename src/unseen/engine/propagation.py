@@ -6,9 +6,13 @@ of each frame (the guide the network refines) and a per-pixel confidence in it:
 - **Still camera** (decided from background motion only, with hysteresis): every pixel keeps its last
   trustworthy unmasked value. Nothing is ever shifted, resampled or cleared while the camera is still.
 - **Moving camera**: dense optical flow (OpenCV DIS) from frame t back to t-1 around the holes; inside the
-  holes grown by `grow` px the flow is unknown (and polluted near them), so it is replaced by a homography
-  fitted to the flow in a ring around; last frame's filled result is warped along it, and its confidence
-  decays per warp. Background the camera saw earlier lands in the hole with the parallax of its surroundings.
+  holes grown by `grow` px the flow is unknown (and polluted near them), so it is replaced by a homography:
+  the one fitted to the flow in a ring around, or the whole background's (tracked corner points), whichever
+  better carries the last frame onto the seen pixels next to the holes (the ring may lie on a nearer object);
+  last frame's filled result is warped along it, and its confidence decays per warp. Background the camera saw
+  earlier lands in the hole with the parallax of its surroundings. Only background is carried: a seen pixel
+  near the holes whose colour the background flow does not explain (a person moving on their own) enters the
+  carried frame with no confidence.
 - Where confidence is too low: Telea.
 
 Trust (no ghosts from imperfect masks): an unmasked pixel enters the memory when it agrees with what the
@@ -45,7 +49,7 @@ class GuideConfig:
     flow_width: int = 480  # optical flow on the region around the holes, on frames downscaled to at most this width ...
     flow_scale: float = 1.0  # ... and then by this factor
     flow_preset: str = "medium"  # DIS preset: ultrafast, fast, medium
-    grow: int = 25  # the flow inside the holes grown by this is replaced by the ring's homography
+    grow: int = 25  # the flow inside the holes grown by this is replaced by a homography (the ring's or the camera's)
     ring: int = 30  # width of the ring the homography is fitted to
     camera_model: bool = True  # also try the whole background's homography (tracked points) to complete the flow;
     # per frame, the model that better reproduces the seen pixels around the holes wins
