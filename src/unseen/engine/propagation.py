@@ -6,9 +6,13 @@ of each frame (the guide the network refines) and a per-pixel confidence in it:
 - **Still camera** (decided from background motion only, with hysteresis): every pixel keeps its last
   trustworthy unmasked value. Nothing is ever shifted, resampled or cleared while the camera is still.
 - **Moving camera**: dense optical flow (OpenCV DIS) from frame t back to t-1 around the holes; inside the
-  holes grown by `grow` px the flow is unknown (and polluted near them), so it is replaced by a homography
-  fitted to the flow in a ring around; last frame's filled result is warped along it, and its confidence
-  decays per warp. Background the camera saw earlier lands in the hole with the parallax of its surroundings.
+  holes grown by `grow` px the flow is unknown (and polluted near them), so it is replaced by a homography:
+  the one fitted to the flow in a ring around, or the whole background's (tracked corner points), whichever
+  better carries the last frame onto the seen pixels next to the holes (the ring may lie on a nearer object);
+  last frame's filled result is warped along it, and its confidence decays per warp. Background the camera saw
+  earlier lands in the hole with the parallax of its surroundings. Only background is carried: a seen pixel
+  near the holes whose colour the background flow does not explain (a person moving on their own) enters the
+  carried frame with no confidence.
 - Where confidence is too low: Telea.
 
 Trust (no ghosts from imperfect masks): an unmasked pixel enters the memory when it agrees with what the
@@ -45,11 +49,21 @@ class GuideConfig:
     flow_width: int = 480  # optical flow on the region around the holes, on frames downscaled to at most this width ...
     flow_scale: float = 1.0  # ... and then by this factor
     flow_preset: str = "medium"  # DIS preset: ultrafast, fast, medium
-    grow: int = 25  # the flow inside the holes grown by this is replaced by the ring's homography
+    grow: int = 25  # the flow inside the holes grown by this is replaced by a homography (the ring's or the camera's)
     ring: int = 30  # width of the ring the homography is fitted to
+    camera_model: bool = True  # also try the whole background's homography (tracked points) to complete the flow;
+    # per frame, the model that better reproduces the seen pixels around the holes wins
+    camera_threshold: float = 1.0  # RANSAC reprojection threshold (px) of that homography
+    camera_band: int = 10  # the seen pixels this close to the holes judge the models (5-15 measured alike)
     min_flow: float = 0.25  # around the holes, flow under this (px) everywhere is no motion: nothing is warped
     interpolation: str = "linear"  # resampling of the warped fill: linear, cubic, lanczos (cubic measured worse)
     decay: float = 0.98  # confidence kept per warp
+    movers: bool = True  # only background is carried into the holes: a seen pixel near them (in the grown region)
+    # that does not move with the background enters with no confidence, so it is not stamped into the hole later.
+    # Moving with the background: its colour is the one the completed (background) flow carried there ...
+    mover_colour: float = 32.0  # ... within this mean abs RGB difference (twice the agreement tolerance: texture
+    # and sub-pixel misalignment of the background stay under it; a limb or a head does not), judged where the
+    # flow carried a pixel seen in the last frame
     min_agreement: float = 0.85  # fraction of the pixels around the holes the warp must reproduce
     min_confidence: float = 0.5  # hole pixels with less confidence than this get Telea
     telea_radius: int = 3
@@ -128,6 +142,9 @@ class GuideBuilder:
         self._anchor: tuple[np.ndarray, np.ndarray] | None = None  # (grey, feature points) when stillness began
         self._enter = 0
         self._leave = 0
+        self._camera: np.ndarray | None = None  # 3x3: this frame -> the last one, the background's homography (px)
+        self._judged: np.ndarray | None = None  # bool (H, W): pixels near the holes the completed flow carried from a
+        # pixel seen in the last frame (the movers rule compares them with what it carried)
 
     # -- camera state ------------------------------------------------------------------------------
     def _motion_grey(self, frame: np.ndarray) -> tuple[np.ndarray, float]:
@@ -142,15 +159,19 @@ class GuideBuilder:
 
     def _decide_still(self, grey: np.ndarray, scale: float, exclude: np.ndarray) -> None:
         """Update `still` from the background's motion against the anchor (still) or the last frame (moving)."""
-        from unseen.vision.motion import background_points, still_fraction
+        from unseen.vision.motion import background_points, camera_homography, still_fraction, track_points
 
         c = self.config
-        if self.still and self._anchor is not None:
-            ref, pts = self._anchor
-        else:
-            ref = self._prev_grey
-            pts = background_points(ref, exclude)
-        fraction = still_fraction(ref, grey, pts, exclude, c.still_tolerance * scale)
+        from_prev = not (self.still and self._anchor is not None)
+        ref, pts = (self._prev_grey, background_points(self._prev_grey, exclude)) if from_prev else self._anchor
+        tracks = track_points(ref, grey, pts, exclude)
+        fraction = still_fraction(tracks, grey.shape, c.still_tolerance * scale)
+        self._camera = None
+        if from_prev and c.camera_model:  # the background's own motion, a candidate for completing the holes' flow
+            matrix = camera_homography(tracks, c.camera_threshold * scale)
+            if matrix is not None:
+                to_full = np.diag([scale, scale, 1.0])
+                self._camera = np.linalg.inv(to_full) @ matrix @ to_full
         if self.still:
             if fraction is not None:  # too few points to tell: no vote either way
                 self._leave = self._leave + 1 if fraction < c.leave_still else 0
@@ -198,7 +219,8 @@ class GuideBuilder:
             prior, prior_conf = self._propagate(frame, hole)
 
         seen = ~hole
-        agree = seen & (prior_conf > c.min_confidence) & (_colour_diff(frame, prior) <= c.colour_tolerance)
+        diff = _colour_diff(frame, prior)
+        agree = seen & (prior_conf > c.min_confidence) & (diff <= c.colour_tolerance)
         known = prior_conf > c.min_confidence
         if first:  # nothing to compare with: the rim is doubtful
             self._stable[:] = 0
@@ -216,10 +238,16 @@ class GuideBuilder:
             suspect &= known
         trusted = seen & ~(suspect & known & ~agree)
         self._rejected = seen & ~trusted
+        movers = None
+        if not first and not self.still and c.movers and self._judged is not None:
+            # only background may be carried into the holes: what moves on its own enters with no confidence
+            movers = seen & self._judged & (diff > c.mover_colour)
         value = prior.copy() if prior is self.value else prior
         np.copyto(value, frame, where=trusted[..., None])
         fresh = np.where(suspect, np.where(agree, prior_conf, np.float32(c.doubt)), np.float32(1.0))
         conf = np.where(trusted, fresh, prior_conf).astype(np.float32)
+        if movers is not None:
+            conf[movers & trusted] = 0.0
 
         use = hole & (conf > c.min_confidence)
         out = frame.copy()
@@ -260,6 +288,7 @@ class GuideBuilder:
         conf = np.ones(hole.shape, np.float32)
         both = hole | self._prev_hole
         box = _bbox(both, c.grow + c.ring + 4)
+        self._judged = None
         if box is None:
             return value, conf
         x0, y0, x1, y1 = box
@@ -268,11 +297,16 @@ class GuideBuilder:
         dist = _distance(both[y0:y1, x0:x1])
         region = dist <= c.grow
         ring = ~region & (dist <= c.grow + c.ring)
-        self._complete(flow, region, ring)
+        self._complete(flow, region, ring, (dist > 0) & (dist <= c.camera_band), frame, (x0, y0))
+        self._judged = np.zeros(hole.shape, bool)
         if np.abs(flow[region]).max(initial=0.0) < c.min_flow:  # the background did not move here: no resampling
+            self._judged[y0:y1, x0:x1] = region & ~self._prev_hole[y0:y1, x0:x1]
             return self.value.copy(), self.conf.copy()
         gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
         map_x, map_y = gx + flow[..., 0], gy + flow[..., 1]
+        from_hole = cv2.remap(
+            self._prev_hole.view(np.uint8), map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=1
+        )
         warped_value = cv2.remap(self.value, map_x, map_y, self._interp, borderMode=cv2.BORDER_REPLICATE)
         warped = cv2.remap(self.conf, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         # the completed flow must carry the last frame onto this one around the holes, or nothing it carries is trusted
@@ -281,6 +315,8 @@ class GuideBuilder:
             err = _colour_diff(frame[y0:y1, x0:x1], warped_value)[check]
             if np.mean(err <= c.colour_tolerance) < c.min_agreement:
                 warped[:] = 0.0
+                from_hole[:] = 1  # nothing it carried can judge
+        self._judged[y0:y1, x0:x1] = region & (from_hole == 0)
         value[y0:y1, x0:x1] = warped_value
         conf[y0:y1, x0:x1] = warped * c.decay
         return value, conf
@@ -305,27 +341,60 @@ class GuideBuilder:
             flow[..., 1] *= h / a.shape[0]
         return flow
 
-    @staticmethod
-    def _complete(flow: np.ndarray, region: np.ndarray, ring: np.ndarray) -> None:
-        """Replace the flow inside `region` (in place) by a homography fitted to the flow on `ring`."""
+    def _complete(
+        self, flow: np.ndarray, region: np.ndarray, ring: np.ndarray, band: np.ndarray, frame: np.ndarray, origin: tuple[int, int]
+    ) -> None:
+        """Replace the flow inside `region` (in place; crop coordinates from `origin` (x0, y0) of the full frame) by
+        the motion model that best carries the last filled frame onto this frame's seen pixels in `band`: a homography
+        fitted to the flow on `ring` (or the ring's median motion) and the whole background's homography."""
         import cv2
 
+        if not region.any():
+            return
+        x0, y0 = origin
+        candidates = []
         ys, xs = np.nonzero(ring)
-        if ys.size == 0 or not region.any():
+        if ys.size:
+            step = max(1, ys.size // 1500)
+            ys, xs = ys[::step], xs[::step]
+            src = np.stack([xs, ys], 1).astype(np.float32)
+            dst = src + flow[ys, xs]
+            matrix = None
+            if len(src) >= 8:
+                matrix, inliers = cv2.findHomography(src, dst, cv2.RANSAC, 1.0)
+                if matrix is not None and (inliers is None or inliers.mean() < 0.3):
+                    matrix = None
+            if matrix is None:  # no plane fits the surroundings: their median motion
+                matrix = np.eye(3)
+                matrix[:2, 2] = np.median(dst - src, axis=0)
+            candidates.append(matrix)
+        if self._camera is not None:
+            shift = np.array([[1.0, 0.0, x0], [0.0, 1.0, y0], [0.0, 0.0, 1.0]])
+            candidates.append(np.linalg.inv(shift) @ self._camera @ shift)
+        if not candidates:
             return
-        step = max(1, ys.size // 1500)
-        ys, xs = ys[::step], xs[::step]
-        src = np.stack([xs, ys], 1).astype(np.float32)
-        dst = src + flow[ys, xs]
-        matrix = None
-        if len(src) >= 8:
-            matrix, inliers = cv2.findHomography(src, dst, cv2.RANSAC, 1.0)
-            if matrix is not None and (inliers is None or inliers.mean() < 0.3):
-                matrix = None
+        matrix = candidates[0] if len(candidates) == 1 else self._best_model(candidates, band, frame, origin)
         ry, rx = np.nonzero(region)
-        if matrix is None:  # no plane fits the surroundings: their median motion
-            flow[ry, rx] = np.median(dst - src, axis=0)
-            return
         pts = cv2.perspectiveTransform(np.stack([rx, ry], 1).astype(np.float32)[None], matrix)[0]
         flow[ry, rx, 0] = pts[:, 0] - rx
         flow[ry, rx, 1] = pts[:, 1] - ry
+
+    def _best_model(self, candidates: list[np.ndarray], band: np.ndarray, frame: np.ndarray, origin: tuple[int, int]) -> np.ndarray:
+        """The 3x3 matrix (crop -> last frame's crop) under which the last filled frame best reproduces this frame's
+        pixels in `band` (mean absolute colour difference, clipped so that a few moving pixels do not decide)."""
+        import cv2
+
+        ys, xs = np.nonzero(band)
+        if ys.size < 16:
+            return candidates[0]
+        step = max(1, ys.size // 2000)
+        ys, xs = ys[::step], xs[::step]
+        pts = np.stack([xs, ys], 1).astype(np.float32)[None]
+        x0, y0 = origin
+        seen = frame[ys + y0, xs + x0][None]
+        errors = []
+        for matrix in candidates:
+            q = cv2.perspectiveTransform(pts, matrix) + np.array([x0, y0], np.float32)
+            warped = cv2.remap(self.value, q, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            errors.append(float(np.minimum(_colour_diff(seen, warped), 3 * self.config.colour_tolerance).mean()))
+        return candidates[int(np.argmin(errors))]

@@ -1,5 +1,5 @@
 """Camera motion between frames from the background: sparse Lucas-Kanade flow outside the holes (RANSAC
-similarity, or the fraction of background points that did not move)."""
+similarity or homography, or the fraction of background points that did not move)."""
 
 from __future__ import annotations
 
@@ -41,16 +41,9 @@ def background_points(grey: np.ndarray, exclude: np.ndarray | None = None, max_p
     return None if pts is None or len(pts) < 8 else pts
 
 
-def still_fraction(
-    ref: np.ndarray, cur: np.ndarray, pts: np.ndarray | None, exclude: np.ndarray, tolerance: float, cells: tuple[int, int] = (8, 6)
-) -> float | None:
-    """Fraction of the image's cells (a cols x rows grid) whose points of `ref` moved less than `tolerance` px
-    into `cur` (uint8 grey); points in `exclude` (bool: the holes) are left out; None when too few are tracked.
-
-    Counted per cell, not per point: a person in front of a plain wall has most of the corners, yet the wall's
-    few corners in many cells say the camera is still. Sub-pixel jitter and compression noise stay under the
-    tolerance.
-    """
+def track_points(ref: np.ndarray, cur: np.ndarray, pts: np.ndarray | None, exclude: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Lucas-Kanade tracks of `pts` (N, 1, 2) from `ref` into `cur` (uint8 grey): (src, dst) float32 (M, 2) of the
+    points tracked and lying outside `exclude` (bool: the holes), or None when fewer than 8."""
     import cv2
 
     if pts is None:
@@ -61,9 +54,41 @@ def still_fraction(
     ok = (status[:, 0] == 1) & ~exclude[xy[:, 1], xy[:, 0]]
     if ok.sum() < 8:
         return None
-    still = np.linalg.norm(nxt[ok, 0] - pts[ok, 0], axis=1) < tolerance
-    cell = (xy[ok, 1] * cells[1] // h) * cells[0] + xy[ok, 0] * cells[0] // w
+    return pts[ok, 0], nxt[ok, 0]
+
+
+def still_fraction(
+    tracks: tuple[np.ndarray, np.ndarray] | None, shape: tuple[int, int], tolerance: float, cells: tuple[int, int] = (8, 6)
+) -> float | None:
+    """Fraction of the image's cells (a cols x rows grid over an image of `shape` (H, W)) whose tracked points
+    (`track_points`) moved less than `tolerance` px; None without tracks.
+
+    Counted per cell, not per point: a person in front of a plain wall has most of the corners, yet the wall's
+    few corners in many cells say the camera is still. Sub-pixel jitter and compression noise stay under the
+    tolerance.
+    """
+    if tracks is None:
+        return None
+    src, dst = tracks
+    h, w = shape
+    xy = np.clip(src.astype(int), 0, (w - 1, h - 1))
+    still = np.linalg.norm(dst - src, axis=1) < tolerance
+    cell = (xy[:, 1] * cells[1] // h) * cells[0] + xy[:, 0] * cells[0] // w
     total = np.bincount(cell, minlength=cells[0] * cells[1])
     votes = np.bincount(cell, weights=still, minlength=cells[0] * cells[1])
     counted = total > 0
     return float(np.mean(votes[counted] * 2 >= total[counted]))
+
+
+def camera_homography(tracks: tuple[np.ndarray, np.ndarray] | None, threshold: float = 1.0) -> np.ndarray | None:
+    """3x3 homography mapping the tracks' `dst` points onto their `src` points (this frame -> the reference), fitted
+    by RANSAC (`threshold` px) to the background's tracks; None when too few or when fewer than half fit it."""
+    import cv2
+
+    if tracks is None or len(tracks[0]) < 12:
+        return None
+    src, dst = tracks
+    matrix, inliers = cv2.findHomography(dst, src, cv2.RANSAC, threshold)
+    if matrix is None or inliers is None or inliers.mean() < 0.5:
+        return None
+    return matrix
