@@ -5,7 +5,7 @@ import pytest
 
 from unseen.datasets.synthetic import textured_image
 from unseen.engine.memory import BackgroundMemory, LastSeenInpainter, MemoryInpainter, memory_fill
-from unseen.engine.propagation import GuideBuilder
+from unseen.engine.propagation import GuideBuilder, guide_config
 
 
 def _ellipse(h: int, w: int, cx: float, cy: float, a: int, b: int) -> np.ndarray:
@@ -109,7 +109,8 @@ def test_propagation_recovers_the_far_plane_where_a_single_similarity_cannot():
     assert err_similarity > 2 * err
 
 
-def test_no_ghosts_from_masks_that_miss_a_rim_and_a_limb():
+@pytest.mark.parametrize("masks_lag", [False, True], ids=["exact-masks-config", "lagging-masks-config"])
+def test_no_ghosts_from_masks_that_miss_a_rim_and_a_limb(masks_lag):
     """A textured object under a lagging mask (two frames behind, grown 2 px: it misses a 3-6 px leading rim, and for
     a few frames the arm); still camera. In the hole where the object no longer is and the background was seen
     before, the output must show that background, not the object's colours."""
@@ -117,7 +118,7 @@ def test_no_ghosts_from_masks_that_miss_a_rim_and_a_limb():
     h, w, t = 120, 200, 40
     background = textured_image(h, w, rng, cells=10)
     skin = (textured_image(h, w, rng, cells=3) // 3 + np.array([150, 60, 20], np.uint8)).astype(np.uint8)  # orange
-    builder, lastseen = GuideBuilder(), LastSeenInpainter()
+    builder, lastseen = GuideBuilder(guide_config(masks_lag)), LastSeenInpainter()
     ghosts = {"memory": 0, "lastseen": 0}
     xs = np.cumsum([0] + [2.5 + 0.5 * (i % 3) for i in range(24)] + [-3.0] * 16) + 50  # crosses, then comes back
     bodies = []
@@ -139,9 +140,10 @@ def test_no_ghosts_from_masks_that_miss_a_rim_and_a_limb():
         for name, out in (("memory", builder.step(shown, mask)[0]), ("lastseen", lastseen.step(shown, mask))):
             ghosts[name] += int((gone & (np.abs(out.astype(int) - background).mean(axis=2) > 30)).sum())
     assert ghosts["lastseen"] > 300  # the trivial memory paints the missed rim back into the hole: the test can fail
-    # measured: 1845 against 4206 ghost pixels over the clip. Not zero: while the mask stands still and the object
-    # moves (the first frames) or the mask overshoots a reversal, the missed rim does not travel with the hole
-    assert ghosts["memory"] < 0.5 * ghosts["lastseen"]
+    # measured: 1845 against 4206 ghost pixels over the clip with the settings for exact masks: while the mask stands
+    # still and the object moves (the first frames) or the mask overshoots a reversal, the missed rim does not travel
+    # with the hole. With the settings for lagging masks (a changed pixel waits to settle): 0
+    assert ghosts["memory"] < (0.05 if masks_lag else 0.5) * ghosts["lastseen"]
 
 
 class LookAheadGuard:
@@ -275,3 +277,16 @@ def test_the_hole_moves_with_the_background_when_its_ring_does_not(camera_model)
         assert err < 6.0 and (confidence[hole] > 0).all()
     else:
         assert err > 20.0  # the ring's motion alone carries the wrong content: the test can fail
+
+
+def test_engines_for_tracked_masks_use_the_lagging_masks_guide():
+    """Masks from files are exact (the evaluation's, a user's); tracked or segmented ones are not."""
+    from unseen.engine.memory import MemoryInpainter
+    from unseen.pipeline import load_inpainter
+    from unseen.server.app import LiveConfig, inpainter_factory
+
+    assert load_inpainter("memory").memory.config.settle_changes == 0
+    memory = load_inpainter("memory", masks_lag=True)
+    assert isinstance(memory, MemoryInpainter) and memory.memory.config.settle_changes == 3
+    live = inpainter_factory(LiveConfig(method="memory"))()
+    assert live.memory.config.settle_changes == 3

@@ -48,7 +48,9 @@ def test_bench_speed_smoke(capsys):
 
     rows = run_speed_bench(frames=6, warmup=2, naive_frames=2, backends=("eager",), hd_frames=2, startup=False)
     names = [r.name for r in rows]
-    assert names[:3] == ["telea", "memory", "model, naive (full frame, clip recomputed)"] and len(rows) == 9
+    assert names[:3] == ["telea", "memory", "model, naive (full frame, clip recomputed)"] and len(rows) == 13
     assert "engine, eager, network every frame" in names
+    assert "engine, eager, network every frame, overlapped stages (unseen remove)" in names
+    assert names[-3:] == ["mask source: person", "mask source: hand", "mask source: face"]
     assert all(r.fps > 0 and r.p95_ms >= r.p50_ms > 0 for r in rows)
     assert "| engine, eager |" in capsys.readouterr().out

@@ -18,7 +18,7 @@ import torch
 from unseen.engine.backends import make_runner, resolve_threads
 from unseen.engine.composite import composite_frame, composite_patch
 from unseen.engine.inpainter import Inpainter
-from unseen.engine.propagation import GuideBuilder
+from unseen.engine.propagation import GuideBuilder, guide_config
 from unseen.engine.roi import RoiTracker
 from unseen.engine.tensors import frame_to_tensor
 from unseen.model.generator import InpaintGenerator
@@ -60,6 +60,8 @@ class EngineConfig:
     feather: int = 0  # >0: ramp from the original to the fill over this many px inside the hole's rim. That
     # mixes in pixels under the hole (fine with a generously dilated mask, wrong under the evaluation protocol)
     delay: int = 0  # k: batch the network over k + 1 frames, adding k frames of delay (0: none)
+    masks_lag: bool = False  # the masks may lag or miss the object's edge (box tracker, segmenters, detectors, the
+    # live page): the guide then lets a changed rim pixel into its memory only once it settles (no ghosts)
     trust_memory: int = 5  # with the camera still this many frames, hole pixels the memory has seen are final:
     # the network runs only around the rest (0: always run the network on the whole hole)
 
@@ -90,7 +92,7 @@ class OnlineInpainter(Inpainter):
             model.config = replace(model.config, **overrides)
         self.model = model.eval()
         torch.set_num_threads(resolve_threads(self.config.threads))  # 0: one thread (see engine/backends.py)
-        self.memory = GuideBuilder()
+        self.memory = GuideBuilder(guide_config(self.config.masks_lag))
         self.cache = model.new_cache()
         self.runner = make_runner(model, self.config.backend, self.config.bf16, self.config.threads)
         self.roi = RoiTracker(model.config.unit, self.config.roi_margin, grow=self.config.roi_margin // 2)

@@ -46,6 +46,9 @@ class GuideConfig:
     # there, a value that travels with the hole and contradicts the memory is not trusted ...
     settle_frames: int = 10  # ... unless it stays unchanged this many frames (the scene did change)
     doubt: float = 0.6  # confidence of such a value where the memory knew nothing
+    settle_changes: int = 0  # still camera, masks that lag or miss the object (trackers, segmenters, the live
+    # page): a pixel that changed and contradicts the memory waits this many unchanged frames before it replaces
+    # the memory (3 there; 0: off, for exact masks, where such a change is the scene's own)
     flow_width: int = 480  # optical flow on the region around the holes, on frames downscaled to at most this width ...
     flow_scale: float = 1.0  # ... and then by this factor
     flow_preset: str = "medium"  # DIS preset: ultrafast, fast, medium
@@ -67,6 +70,12 @@ class GuideConfig:
     min_agreement: float = 0.85  # fraction of the pixels around the holes the warp must reproduce
     min_confidence: float = 0.5  # hole pixels with less confidence than this get Telea
     telea_radius: int = 3
+
+
+def guide_config(masks_lag: bool = False) -> GuideConfig:
+    """The guide's settings for exact masks (files, the evaluation) or for masks that may lag or miss the
+    object's edge (trackers, segmenters, the live page): then a changed rim pixel waits 3 frames to settle."""
+    return GuideConfig(settle_changes=3 if masks_lag else 0)
 
 
 def _disk(radius: int) -> np.ndarray:
@@ -139,6 +148,7 @@ class GuideBuilder:
         self._prev_small_hole: np.ndarray | None = None  # last hole at motion scale
         self._stable: np.ndarray | None = None  # uint8 (H, W): consecutive frames unmasked and unchanged
         self._rejected: np.ndarray | None = None  # bool (H, W): unmasked values the memory did not take last frame
+        self._changed: np.ndarray | None = None  # ... of those, the ones held back only because they changed at the rim
         self._anchor: tuple[np.ndarray, np.ndarray] | None = None  # (grey, feature points) when stillness began
         self._enter = 0
         self._leave = 0
@@ -233,11 +243,19 @@ class GuideBuilder:
             # while unchanged); they must not replace what the memory knows, and what it did not know they fill
             # with doubt
             travels = ~unchanged & self._travels_with_hole(frame, hole)
-            suspect = _dilate(hole, c.rim) & (travels | (unchanged & self._rejected)) & (self._stable < c.settle_frames)
+            doubtful = (travels | (unchanged & self._rejected & ~self._changed)) & (self._stable < c.settle_frames)
+            changed = np.zeros_like(doubtful)
+            if c.settle_changes and self.still:  # a still camera: a new colour that contradicts the memory (an
+                # object's edge the lagging mask missed, or the object on a frame the mask source missed: it moves
+                # on; the background stays) waits a few unchanged frames
+                changed = (~unchanged & known & ~agree) | (unchanged & self._changed)
+                changed &= self._stable < c.settle_changes
+            suspect = (_dilate(hole, c.rim) & doubtful) | changed
         if not first and not self.still:  # a moving camera: its warped prior is never exact, trust the frame more
             suspect &= known
         trusted = seen & ~(suspect & known & ~agree)
         self._rejected = seen & ~trusted
+        self._changed = self._rejected & changed if not first else np.zeros_like(self._rejected)
         movers = None
         if not first and not self.still and c.movers and self._judged is not None:
             # only background may be carried into the holes: what moves on its own enters with no confidence

@@ -123,11 +123,13 @@ def load_inpainter(method: str = "model", weights="small", engine=None, **engine
 
     Model only: `weights` is a preset name, a .safetensors path or an already loaded `InpaintGenerator` (shared,
     e.g. by the live server's sessions); `engine` an `unseen.engine.online.EngineConfig`; `engine_options`
-    (delay, backend, threads, work_width, ...) replace fields of it (None: the defaults).
+    (delay, backend, threads, work_width, ...) replace fields of it (None: the defaults). `masks_lag=True`
+    (model and memory): the masks come from a tracker or segmenter and may miss the object's edge.
     """
     from unseen.engine.registry import BACKENDS, METHODS
     from unseen.errors import UnseenError
 
+    masks_lag = bool(engine_options.pop("masks_lag", False if engine is None else engine.masks_lag))
     threads = engine_options.get("threads", 0 if engine is None else engine.threads)
     if not isinstance(threads, int) or threads < 0:
         raise UnseenError("--threads must be 0 (automatic) or more")
@@ -149,15 +151,16 @@ def load_inpainter(method: str = "model", weights="small", engine=None, **engine
         return LastSeenInpainter()
     if method == "memory":
         from unseen.engine.memory import MemoryInpainter
+        from unseen.engine.propagation import guide_config
 
-        return MemoryInpainter()
+        return MemoryInpainter(guide_config(masks_lag))
     if method != "model":
         raise UnseenError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     from dataclasses import replace
 
     from unseen.engine.online import EngineConfig, OnlineInpainter
 
-    config = replace(engine or EngineConfig(), **engine_options)
+    config = replace(engine or EngineConfig(), masks_lag=masks_lag, **engine_options)
     if config.backend not in BACKENDS:
         raise UnseenError(f"unknown backend {config.backend!r}; choose one of {', '.join(BACKENDS)}")
     if isinstance(weights, str):

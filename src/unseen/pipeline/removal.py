@@ -133,7 +133,10 @@ def run_remove(opts: RemoveOptions) -> RemoveReport:
         raise UnseenError("--delay must be between 0 and 16 frames")
     with open_frames(opts.input, opts.fps) as source:
         check_output_path(opts.out, opts.overwrite, inputs_of(opts), source.info.names)
-        inpainter = load_inpainter(opts.method, opts.weights, delay=opts.delay, backend=opts.backend, threads=opts.threads)
+        lag = opts.masks is None and opts.method in ("model", "memory")  # tracked or segmented masks miss edges
+        inpainter = load_inpainter(
+            opts.method, opts.weights, delay=opts.delay, backend=opts.backend, threads=opts.threads, **({"masks_lag": True} if lag else {})
+        )
         masks = build_mask_source(opts, source)
         try:
             start = time.perf_counter()

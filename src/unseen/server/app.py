@@ -61,13 +61,20 @@ def inpainter_factory(config: LiveConfig) -> Callable[[], Inpainter]:
 
     if config.method != "model":
         load_inpainter(config.method, backend=config.backend, threads=config.threads)  # checks the settings now
-        return lambda: load_inpainter(config.method)
+        lag = {"masks_lag": True} if config.method == "memory" else {}  # tracked masks miss edges: no ghosts
+        return lambda: load_inpainter(config.method, **lag)
     from unseen.model.checkpoint import load_generator
 
     if config.backend not in BACKENDS or config.threads < 0:
         raise UnseenError(f"backend {config.backend!r} / threads {config.threads}: choose one of {', '.join(BACKENDS)}, threads >= 0")
     model = load_generator(config.weights)  # loaded once, shared by every client's engine
-    options = {"work_width": config.work_width, "work_height": config.work_height, "backend": config.backend, "threads": config.threads}
+    options = {
+        "work_width": config.work_width,
+        "work_height": config.work_height,
+        "backend": config.backend,
+        "threads": config.threads,
+        "masks_lag": True,  # the page's masks come from the box tracker or the segmenters: they miss edges
+    }
     return lambda: load_inpainter("model", model, **options)
 
 

@@ -58,7 +58,8 @@ def run_headless(args, progress: bool) -> None:
         method=args.method, weights=args.weights, overwrite=args.overwrite, progress=progress,
         backend=args.backend, threads=args.threads,
     )  # fmt: skip
-    inpainter = load_inpainter(opts.method, opts.weights, backend=opts.backend, threads=opts.threads)
+    lag = {"masks_lag": True} if opts.masks is None and opts.method in ("model", "memory") else {}  # tracked masks
+    inpainter = load_inpainter(opts.method, opts.weights, backend=opts.backend, threads=opts.threads, **lag)
     start = time.perf_counter()
     with open_stream(opts.input) as src:
         mask_source = build_mask_source(opts, src)
