@@ -1,0 +1,113 @@
+"""Finding a lost object again by its appearance.
+
+`Appearance` keeps a picture of the object from a confident frame: its colours inside its silhouette (a
+template). `Appearance.search` looks for that template over the whole frame at a few scales, on a copy of the
+frame shrunk so that the template holds a few hundred pixels (a few ms per search), and accepts only a close
+and unambiguous match: the colours under the silhouette must match (masked RMS difference), and no other place
+of the frame may match nearly as well (with a lookalike in view the match is ambiguous, and the object stays
+lost rather than jumping to the lookalike).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class AppearanceConfig:
+    """Tuning of the appearance search."""
+
+    template_pixels: int = 700  # the search runs at a scale where the template's silhouette holds about this many pixels
+    scales: tuple[float, ...] = (0.8, 0.9, 1.0, 1.12, 1.25)  # object sizes tried, relative to the remembered one
+    max_rms: float = 28.0  # largest RMS colour difference (0-255 per channel) under the silhouette of an accepted match
+    distinct: float = 1.3  # the best match elsewhere in the frame must differ at least this many times more
+
+
+@dataclass
+class Match:
+    """Where the remembered object was found: its silhouette placed there (bool (H, W)), its scale, its RMS."""
+
+    mask: np.ndarray
+    scale: float
+    rms: float
+
+
+class Appearance:
+    """The object's template (colours and silhouette) from a confident frame, and the search for it."""
+
+    def __init__(self, config: AppearanceConfig | None = None) -> None:
+        self.config = config or AppearanceConfig()
+        self.patch: np.ndarray | None = None  # float32 RGB (h, w, 3): the frame inside the object's bounding box
+        self.silhouette: np.ndarray | None = None  # bool (h, w): the object inside that box
+
+    @property
+    def known(self) -> bool:
+        """True once a template has been remembered."""
+        return self.patch is not None
+
+    @property
+    def area(self) -> float:
+        """Pixels of the remembered silhouette (0 before one is remembered)."""
+        return 0.0 if self.silhouette is None else float(self.silhouette.sum())
+
+    def remember(self, frame: np.ndarray, mask: np.ndarray) -> None:
+        """Keep the object under bool mask (H, W) of uint8 RGB frame (H, W, 3) as the template."""
+        ys, xs = np.nonzero(mask)
+        if len(ys) < 16:
+            return
+        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+        self.patch = frame[y0:y1, x0:x1].astype(np.float32)
+        self.silhouette = mask[y0:y1, x0:x1].copy()
+
+    def search(self, frame: np.ndarray) -> Match | None:
+        """The remembered object in uint8 RGB frame (H, W, 3), or None without a confident, unambiguous match."""
+        import cv2
+
+        if self.patch is None or self.silhouette is None:
+            return None
+        cfg = self.config
+        h, w = frame.shape[:2]
+        shrink = float(min(1.0, np.sqrt(cfg.template_pixels / max(1.0, self.area))))
+        small = cv2.resize(frame, (max(1, round(w * shrink)), max(1, round(h * shrink))), interpolation=cv2.INTER_AREA)
+        small = small.astype(np.float32)
+        ph, pw = self.silhouette.shape
+        maps = []  # (scale, template size (w, h), RMS map)
+        for scale in cfg.scales:
+            k = shrink * scale
+            tw, th = max(3, round(pw * k)), max(3, round(ph * k))
+            if tw >= small.shape[1] or th >= small.shape[0]:
+                continue
+            template = cv2.resize(self.patch, (tw, th), interpolation=cv2.INTER_AREA)
+            sil = cv2.resize(self.silhouette.astype(np.uint8), (tw, th), interpolation=cv2.INTER_NEAREST)
+            if min(tw, th) >= 8:  # the silhouette's edge holds background: leave it out
+                sil = cv2.erode(sil, np.ones((3, 3), np.uint8))
+            count = int(sil.sum())
+            if count < 6:
+                continue
+            weights = np.repeat(sil[..., None], 3, axis=2).astype(np.float32)
+            sq = cv2.matchTemplate(small, template, cv2.TM_SQDIFF, mask=weights)
+            maps.append((scale, (tw, th), np.sqrt(np.maximum(sq, 0) / (3 * count))))
+        if not maps:
+            return None
+        scale, (tw, th), rms = min(maps, key=lambda m: float(m[2].min()))
+        best = float(rms.min())
+        by, bx = np.unravel_index(int(np.argmin(rms)), rms.shape)
+        cx, cy = bx + tw / 2, by + th / 2  # the match's centre, in the shrunk frame
+        runner_up = np.inf
+        for _, (mw, mh), other in maps:  # the best match whose centre lies half an object or more away
+            yy, xx = np.mgrid[: other.shape[0], : other.shape[1]]
+            far = (np.abs(xx + mw / 2 - cx) > 0.5 * tw) | (np.abs(yy + mh / 2 - cy) > 0.5 * th)
+            if far.any():
+                runner_up = min(runner_up, float(other[far].min()))
+        if best > cfg.max_rms or runner_up < cfg.distinct * best:
+            return None
+        # the silhouette at full resolution, placed at the match
+        fw, fh = max(1, round(pw * scale)), max(1, round(ph * scale))
+        sil = cv2.resize(self.silhouette.astype(np.uint8), (fw, fh), interpolation=cv2.INTER_NEAREST) > 0
+        x0, y0 = round(bx / shrink), round(by / shrink)
+        mask = np.zeros((h, w), bool)
+        ys, xs = slice(max(0, y0), min(h, y0 + fh)), slice(max(0, x0), min(w, x0 + fw))
+        mask[ys, xs] = sil[ys.start - y0 : ys.stop - y0, xs.start - x0 : xs.stop - x0]
+        return Match(mask, scale, best)

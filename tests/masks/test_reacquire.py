@@ -1,0 +1,91 @@
+"""Objects that leave the frame and come back: the box tracker empties its mask and finds the object again."""
+
+import numpy as np
+
+from unseen.datasets.synthetic import textured_image
+from unseen.masks.reacquire import Appearance
+from unseen.masks.tracker import BoxTrackerSource, visible_share
+from unseen.masks.trackeval import bbox, iou
+
+
+def _paste(frame: np.ndarray, sprite: np.ndarray, silhouette: np.ndarray, x: int, y: int) -> np.ndarray:
+    """Draw sprite (h, w, 3) under its bool silhouette with its top-left corner at (x, y), clipped; the frame's truth."""
+    h, w = frame.shape[:2]
+    sh, sw = silhouette.shape
+    truth = np.zeros((h, w), bool)
+    ys, xs = slice(max(0, y), min(h, y + sh)), slice(max(0, x), min(w, x + sw))
+    if ys.start >= ys.stop or xs.start >= xs.stop:
+        return truth
+    sil = silhouette[ys.start - y : ys.stop - y, xs.start - x : xs.stop - x]
+    frame[ys, xs][sil] = sprite[ys.start - y : ys.stop - y, xs.start - x : xs.stop - x][sil]
+    truth[ys, xs] = sil
+    return truth
+
+
+def _textured_sprite(h: int, w: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A reddish textured ellipse: (sprite (h, w, 3) uint8 RGB, silhouette bool (h, w))."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    tex = textured_image(h, w, rng, cells=4)
+    tex = (tex.astype(np.int16) // 2 + np.array([110, 20, 40])).clip(0, 255).astype(np.uint8)
+    sil = np.zeros((h, w), np.uint8)
+    cv2.ellipse(sil, (w // 2, h // 2), (w // 2 - 1, h // 2 - 1), 0, 0, 360, 1, -1)
+    return tex, sil > 0
+
+
+def _exit_and_return_path(w: int, sprite_w: int, steps: int = 6) -> list[int]:
+    """x of the sprite's left edge: right until it is wholly outside, out for a while, back in from the same side."""
+    out_at = w + 10
+    xs = list(range(w // 3, out_at, steps)) + [out_at] * 12 + list(range(out_at, w // 2, -steps)) + [w // 2] * 15
+    return xs
+
+
+def test_visible_share_of_a_box():
+    assert visible_share(np.array([50.0, 50.0]), np.array([20.0, 20.0]), 100, 100) == 1.0
+    assert visible_share(np.array([100.0, 50.0]), np.array([20.0, 20.0]), 100, 100) == 0.5
+    assert visible_share(np.array([130.0, 50.0]), np.array([20.0, 20.0]), 100, 100) == 0.0
+
+
+def test_an_object_that_leaves_the_frame_is_lost_and_found_when_it_returns():
+    h, w = 180, 240
+    bg = textured_image(h, w, np.random.default_rng(7), cells=10)
+    sprite, sil = _textured_sprite(48, 64, seed=8)
+    tracker = BoxTrackerSource((0, 0, 4, 4))  # replaced below by the box on frame 0
+    first = True
+    back, out_masks, ious = [], [], []
+    for x in _exit_and_return_path(w, 64):
+        frame = bg.copy()
+        truth = _paste(frame, sprite, sil, x, 60)
+        if first:
+            bx, by, bw, bh = bbox(truth)
+            tracker.reset((bx - 3, by - 3, bw + 6, bh + 6))
+            first = False
+        mask = tracker(frame)
+        if not truth.any():
+            out_masks.append(int(mask.sum()))
+        elif truth.sum() == sil.sum():  # wholly in view
+            ious.append(iou(mask, truth))
+            back.append(len(out_masks) > 0)
+    assert out_masks and max(out_masks) == 0, out_masks  # empty while it is out
+    after = [v for v, returned in zip(ious, back, strict=True) if returned]
+    assert len(after) > 10
+    assert min(after[6:]) >= 0.7 and np.mean(after) > 0.6, after  # found again a few frames after it is back
+    assert min(v for v, returned in zip(ious, back, strict=True) if not returned) > 0.8
+
+
+def test_appearance_search_refuses_a_lookalike_pair():
+    """Two copies of the remembered object in view: ambiguous, so no match; one copy: found where it is."""
+    h, w = 120, 200
+    bg = textured_image(h, w, np.random.default_rng(3), cells=10)
+    sprite, sil = _textured_sprite(30, 40, seed=4)
+    frame = bg.copy()
+    truth = _paste(frame, sprite, sil, 20, 30)
+    look = Appearance()
+    look.remember(frame, truth)
+    moved = bg.copy()
+    where = _paste(moved, sprite, sil, 120, 70)
+    match = look.search(moved)
+    assert match is not None and iou(match.mask, where) > 0.8
+    _paste(moved, sprite, sil, 20, 10)
+    assert look.search(moved) is None
