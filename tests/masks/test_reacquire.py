@@ -89,3 +89,42 @@ def test_appearance_search_refuses_a_lookalike_pair():
     assert match is not None and iou(match.mask, where) > 0.8
     _paste(moved, sprite, sil, 20, 10)
     assert look.search(moved) is None
+
+
+def _real_exit_scene(shared_data, count: int = 80):
+    """A real object (the dog of davis-dog, cut out by its annotation) carried out of a real static clip (vtest:
+    pedestrians, a still camera) to the left and back in: (frames, truths), uint8 RGB 640x480 and bool."""
+    import cv2
+
+    from unseen.io.frames import open_frames, read_image_rgb
+
+    root = shared_data / "val"
+    dog = read_image_rgb(root / "JPEGImages" / "davis-dog" / "00000.jpg")
+    sil = read_image_rgb(root / "Annotations" / "davis-dog" / "00000.png")[..., 0] > 0
+    x, y, w, h = bbox(sil)
+    k = 110 / max(w, h)
+    size = (round(w * k), round(h * k))
+    sprite = cv2.resize(dog[y : y + h, x : x + w], size, interpolation=cv2.INTER_AREA)
+    sil = cv2.resize(sil[y : y + h, x : x + w].astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+    path = list(range(200, -size[0] - 12, -8))  # out to the left, gone for 10 frames, back in, still for 20
+    path += [path[-1]] * 10 + list(range(path[-1], 230, 8)) + [230] * 20
+    frames, truths = [], []
+    with open_frames(shared_data / "val" / "videos" / "vtest.avi") as source:
+        for frame, px in zip(source, path[:count] if count else path, strict=False):
+            frame = cv2.resize(frame, (640, 480), interpolation=cv2.INTER_AREA)
+            truths.append(_paste(frame, sprite, sil, px, 300))
+            frames.append(frame)
+    return frames, truths
+
+
+def test_a_real_object_leaves_a_real_clip_and_comes_back(shared_data):
+    frames, truths = _real_exit_scene(shared_data, count=0)
+    x, y, w, h = bbox(truths[0])
+    tracker = BoxTrackerSource((x - 3, y - 3, w + 6, h + 6))
+    masks = [tracker(f) for f in frames]
+    tracker.close()
+    gone = [i for i, t in enumerate(truths) if not t.any()]
+    assert gone and not any(masks[i].any() for i in gone), [int(masks[i].sum()) for i in gone]  # empty while out
+    back = [i for i, t in enumerate(truths) if i > gone[-1] and t.sum() == truths[0].sum()]  # wholly in view again
+    ious = [iou(masks[i], truths[i]) for i in back]
+    assert len(ious) > 10 and min(ious[6:]) >= 0.7, ious

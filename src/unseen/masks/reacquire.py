@@ -23,15 +23,21 @@ class AppearanceConfig:
     scales: tuple[float, ...] = (0.8, 0.9, 1.0, 1.12, 1.25)  # object sizes tried, relative to the remembered one
     max_rms: float = 28.0  # largest RMS colour difference (0-255 per channel) under the silhouette of an accepted match
     distinct: float = 1.3  # the best match elsewhere in the frame must differ at least this many times more
+    min_visible: float = 0.5  # an object coming back in is matched once this share of it is inside the frame
 
 
 @dataclass
 class Match:
-    """Where the remembered object was found: its silhouette placed there (bool (H, W)), its scale, its RMS."""
+    """Where the remembered object was found: its silhouette placed there (bool (H, W), clipped to the frame), its
+    scale and RMS colour difference, the whole silhouette's centroid (x, y) and box size (w, h) in frame pixels (they
+    may reach past the frame's edge) and the share of it inside the frame."""
 
     mask: np.ndarray
     scale: float
     rms: float
+    centre: np.ndarray
+    size: np.ndarray
+    visible: float
 
 
 class Appearance:
@@ -62,7 +68,11 @@ class Appearance:
         self.silhouette = mask[y0:y1, x0:x1].copy()
 
     def search(self, frame: np.ndarray) -> Match | None:
-        """The remembered object in uint8 RGB frame (H, W, 3), or None without a confident, unambiguous match."""
+        """The remembered object in uint8 RGB frame (H, W, 3), or None without a confident, unambiguous match.
+
+        An object half out of the frame is found too (coming back in): the frame is padded and only the
+        silhouette's pixels inside the frame count, if they are at least `min_visible` of it.
+        """
         import cv2
 
         if self.patch is None or self.silhouette is None:
@@ -71,43 +81,59 @@ class Appearance:
         h, w = frame.shape[:2]
         shrink = float(min(1.0, np.sqrt(cfg.template_pixels / max(1.0, self.area))))
         small = cv2.resize(frame, (max(1, round(w * shrink)), max(1, round(h * shrink))), interpolation=cv2.INTER_AREA)
-        small = small.astype(np.float32)
         ph, pw = self.silhouette.shape
-        maps = []  # (scale, template size (w, h), RMS map)
+        px, py = round(pw * shrink * max(cfg.scales) / 2), round(ph * shrink * max(cfg.scales) / 2)
+        padded = cv2.copyMakeBorder(small.astype(np.float32), py, py, px, px, cv2.BORDER_CONSTANT, value=0)
+        inside = cv2.copyMakeBorder(np.ones(small.shape[:2], np.float32), py, py, px, px, cv2.BORDER_CONSTANT, value=0)
+        outside3 = np.repeat((1 - inside)[..., None], 3, axis=2)
+        maps = []  # (scale, template size (w, h), RMS map, visible share map)
         for scale in cfg.scales:
             k = shrink * scale
             tw, th = max(3, round(pw * k)), max(3, round(ph * k))
-            if tw >= small.shape[1] or th >= small.shape[0]:
+            if tw >= padded.shape[1] or th >= padded.shape[0]:
                 continue
             template = cv2.resize(self.patch, (tw, th), interpolation=cv2.INTER_AREA)
             sil = cv2.resize(self.silhouette.astype(np.uint8), (tw, th), interpolation=cv2.INTER_NEAREST)
             if min(tw, th) >= 8:  # the silhouette's edge holds background: leave it out
                 sil = cv2.erode(sil, np.ones((3, 3), np.uint8))
-            count = int(sil.sum())
+            count = float(sil.sum())
             if count < 6:
                 continue
             weights = np.repeat(sil[..., None], 3, axis=2).astype(np.float32)
-            sq = cv2.matchTemplate(small, template, cv2.TM_SQDIFF, mask=weights)
-            maps.append((scale, (tw, th), np.sqrt(np.maximum(sq, 0) / (3 * count))))
+            # squared differences over the silhouette's pixels inside the frame: all of them, minus those
+            # that fall on the padding (where the frame is 0 they add the template's own square)
+            sq = cv2.matchTemplate(padded, template, cv2.TM_SQDIFF, mask=weights)
+            sq -= cv2.matchTemplate(outside3, template * template * weights, cv2.TM_CCORR)
+            seen = cv2.matchTemplate(inside, sil.astype(np.float32), cv2.TM_CCORR)
+            rms = np.sqrt(np.maximum(sq, 0) / (3 * np.maximum(seen, 1)))
+            visible = seen / count
+            rms[visible < cfg.min_visible] = np.inf
+            maps.append((scale, (tw, th), rms, visible))
         if not maps:
             return None
-        scale, (tw, th), rms = min(maps, key=lambda m: float(m[2].min()))
+        scale, (tw, th), rms, visible = min(maps, key=lambda m: float(m[2].min()))
         best = float(rms.min())
+        if not np.isfinite(best):
+            return None
         by, bx = np.unravel_index(int(np.argmin(rms)), rms.shape)
-        cx, cy = bx + tw / 2, by + th / 2  # the match's centre, in the shrunk frame
+        cx, cy = bx + tw / 2, by + th / 2  # the match's centre, in the padded shrunk frame
         runner_up = np.inf
-        for _, (mw, mh), other in maps:  # the best match whose centre lies half an object or more away
+        for _, (mw, mh), other, _ in maps:  # the best match whose centre lies half an object or more away
             yy, xx = np.mgrid[: other.shape[0], : other.shape[1]]
             far = (np.abs(xx + mw / 2 - cx) > 0.5 * tw) | (np.abs(yy + mh / 2 - cy) > 0.5 * th)
             if far.any():
                 runner_up = min(runner_up, float(other[far].min()))
         if best > cfg.max_rms or runner_up < cfg.distinct * best:
             return None
-        # the silhouette at full resolution, placed at the match
+        # the silhouette at full resolution, placed at the match (clipped to the frame)
         fw, fh = max(1, round(pw * scale)), max(1, round(ph * scale))
         sil = cv2.resize(self.silhouette.astype(np.uint8), (fw, fh), interpolation=cv2.INTER_NEAREST) > 0
-        x0, y0 = round(bx / shrink), round(by / shrink)
+        x0, y0 = round((bx - px) / shrink), round((by - py) / shrink)
         mask = np.zeros((h, w), bool)
         ys, xs = slice(max(0, y0), min(h, y0 + fh)), slice(max(0, x0), min(w, x0 + fw))
+        if ys.start >= ys.stop or xs.start >= xs.stop:
+            return None
         mask[ys, xs] = sil[ys.start - y0 : ys.stop - y0, xs.start - x0 : xs.stop - x0]
-        return Match(mask, scale, best)
+        sy, sx = np.nonzero(sil)
+        centre = np.array([x0 + sx.mean(), y0 + sy.mean()])
+        return Match(mask, scale, best, centre, np.array([fw, fh], np.float64), float(visible[by, bx]))

@@ -457,15 +457,18 @@ class BoxTrackerSource(MaskSource):
         pred = match.mask
         r = self._band(pred.sum())
         fg = self._segment_class(frame, pred, r) if self.follower is not None else self._segment_colour(frame, grey, pred, r)
-        expected = self.appearance.area * match.scale**2
-        area = float(fg.sum())
+        whole = self.appearance.area * match.scale**2
+        expected, area = whole * match.visible, float(fg.sum())
         if not expected / cfg.max_shrink <= area <= cfg.max_growth * expected:
             return empty
         if (fg & pred).sum() < 0.5 * (fg | pred).sum():
             return empty
         self.lost, self.rejects, self.confident = False, 0, 0
-        self.reference = self.base = area
-        self.centre, self.size, self.offset = _extent(fg)
+        self.reference = self.base = whole
+        if match.visible > 0.99:
+            self.centre, self.size, self.offset = _extent(fg)
+        else:  # coming back in: where the whole of it is, part of it still outside the frame
+            self.centre, self.size, self.offset = match.centre, match.size, np.zeros(2)
         self.step, self.speed = None, 0.0
         return fg
 
