@@ -67,6 +67,40 @@ class Appearance:
         self.patch = frame[y0:y1, x0:x1].astype(np.float32)
         self.silhouette = mask[y0:y1, x0:x1].copy()
 
+    def locate(self, frame: np.ndarray, centre: np.ndarray, radius: int) -> tuple[np.ndarray, float, float] | None:
+        """Where the object's centroid (x, y) is in uint8 RGB frame (H, W, 3), searching `radius` px around
+        `centre` at the remembered size, with the masked RMS colour difference there and at `centre` itself;
+        None if out of reach."""
+        import cv2
+
+        if self.patch is None or self.silhouette is None:
+            return None
+        h, w = frame.shape[:2]
+        shrink = float(min(1.0, np.sqrt(self.config.template_pixels / max(1.0, self.area))))
+        sy, sx = np.nonzero(self.silhouette)
+        ph, pw = self.silhouette.shape
+        x0, y0 = round(centre[0] - sx.mean()) - radius, round(centre[1] - sy.mean()) - radius
+        x1, y1 = x0 + pw + 2 * radius, y0 + ph + 2 * radius
+        if x0 < 0 or y0 < 0 or x1 > w or y1 > h:
+            return None
+        window = cv2.resize(frame[y0:y1, x0:x1], None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA).astype(np.float32)
+        tw, th = max(3, round(pw * shrink)), max(3, round(ph * shrink))
+        if tw >= window.shape[1] or th >= window.shape[0]:
+            return None
+        template = cv2.resize(self.patch, (tw, th), interpolation=cv2.INTER_AREA)
+        sil = cv2.resize(self.silhouette.astype(np.uint8), (tw, th), interpolation=cv2.INTER_NEAREST)
+        if min(tw, th) >= 8:
+            sil = cv2.erode(sil, np.ones((3, 3), np.uint8))
+        if sil.sum() < 6:
+            return None
+        weights = np.repeat(sil[..., None], 3, axis=2).astype(np.float32)
+        sq = cv2.matchTemplate(window, template, cv2.TM_SQDIFF, mask=weights)
+        by, bx = np.unravel_index(int(np.argmin(sq)), sq.shape)
+        rms = np.sqrt(np.maximum(sq, 0) / (3 * sil.sum()))
+        at = min(rms.shape[0] - 1, round(radius * shrink)), min(rms.shape[1] - 1, round(radius * shrink))
+        found = np.array([x0 + bx / shrink + sx.mean(), y0 + by / shrink + sy.mean()])
+        return found, float(rms[by, bx]), float(rms[at])
+
     def search(self, frame: np.ndarray) -> Match | None:
         """The remembered object in uint8 RGB frame (H, W, 3), or None without a confident, unambiguous match.
 

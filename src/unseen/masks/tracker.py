@@ -63,6 +63,8 @@ class TrackerConfig:
     max_growth: float = 1.3  # the area may not exceed x times its reference (initial area x motion scale^2, drifting)
     max_shrink: float = 3.0  # ... nor fall below 1/x of it (shrinking cannot bleed, so this guard is looser)
     max_scale_step: float = 0.02  # the motion's scale counts at most this much per frame (deforming objects jitter it)
+    locate_gain: float = 0.7  # ... else the appearance moves the prediction where it matches this much better (RMS)
+    scale_agreement: float = 0.7  # the motion's scale counts only when this share of the points agree on the motion
     drift: float = 0.02  # rate at which the reference area follows the accepted areas
     colour_bins: int = 16  # per RGB channel, for the object/surroundings colour model
     colour_rate: float = 0.1  # how fast the colour model learns from each accepted frame
@@ -294,6 +296,7 @@ class BoxTrackerSource(MaskSource):
         self.confident = 0  # confident frames so far (the template is renewed every `remember_every`)
         self.contrast = 0.0  # mean P(object | colour) on the object's core minus on its surroundings, last learnt
         self.flow_points = 0  # points that agreed on the last motion the flow measured
+        self.flow_share = 0.0  # ... as a share of the points it followed
 
     def reset(self, box: tuple[int, int, int, int] | None = None) -> None:
         """Start over, optionally with a new box, on the next frame."""
@@ -368,6 +371,7 @@ class BoxTrackerSource(MaskSource):
         if matrix is None:
             return None
         self.flow_points = int(inliers.sum())
+        self.flow_share = self.flow_points / max(1, int(ok.sum()))
         # from window coordinates back to the frame's: x' = A (x - o) + t + o
         offset = np.array([x0, y0], np.float64)
         matrix[:, 2] += offset - matrix[:, :2] @ offset
@@ -396,12 +400,13 @@ class BoxTrackerSource(MaskSource):
 
         # only pixels well away from the mask are learnt as background: if the mask lags a fast object by a
         # few pixels, the object's own pixels must not become 'background' (the mask could never catch up)
-        guard = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * self.config.margin + 1,) * 2)
+        cfg = self.config
+        guard = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * cfg.margin + 1,) * 2)
         outside = ~(cv2.dilate(fg.astype(np.uint8), guard) > 0)
         if self.lost and self.prev_grey is not None and self.last_seen is not None:
             # with no mask, only still pixels away from where the object was last seen (it may come back,
             # and a background learnt while it is away is the evidence that finds its silhouette)
-            outside &= np.abs(grey.astype(np.int16) - self.prev_grey) < self.config.still
+            outside &= np.abs(grey.astype(np.int16) - self.prev_grey) < cfg.still
             outside &= ~(cv2.dilate(self.last_seen.astype(np.uint8), guard) > 0)
         if self.bg is None:
             self.bg = frame.astype(np.float32)
@@ -411,8 +416,8 @@ class BoxTrackerSource(MaskSource):
         # how much each known pixel of the scene changes from frame to frame (compression, leaves in the wind),
         # each change clipped so that something passing by does not count as noise for long
         again = outside & self.bg_known
-        change = np.minimum(np.abs(frame.astype(np.float32) - self.bg).mean(axis=2), self.config.bg_match)
-        self.bg_noise[again] += self.config.noise_rate * (change[again] - self.bg_noise[again])
+        change = np.minimum(np.abs(frame.astype(np.float32) - self.bg).mean(axis=2), cfg.bg_match)
+        self.bg_noise[again] += cfg.noise_rate * (change[again] - self.bg_noise[again])
         np.copyto(self.bg, frame, where=outside[..., None])
         self.bg_known |= outside
 
@@ -534,9 +539,20 @@ class BoxTrackerSource(MaskSource):
                 matrix = np.eye(2, 3) if matrix is None else matrix.copy()
                 matrix[:, 2] += shift
                 pred = cv2.warpAffine(prev, matrix, (w, h), flags=cv2.INTER_NEAREST) > 0
+        if matrix is not None and self.flow_share < cfg.scale_agreement and self.appearance.known:
+            # the points disagree (a lookalike passing, a body walking): the object's remembered appearance,
+            # searched near where the flow put it, says where it is when it matches clearly better there
+            moved = matrix[:, :2] @ self.centre + matrix[:, 2]
+            found = self.appearance.locate(frame, moved, cfg.margin)
+            if found is not None and found[1] < min(cfg.locate_gain * found[2], 2 * cfg.appearance.max_rms):
+                matrix = matrix.copy()
+                matrix[:, 2] += found[0] - moved
+                pred = cv2.warpAffine(prev, matrix, (w, h), flags=cv2.INTER_NEAREST) > 0
         centre = self.centre
         if matrix is not None:  # the reference area follows the object's scale: evidence from motion
             scale = float(np.clip(np.sqrt(abs(np.linalg.det(matrix[:, :2]))), 1 - cfg.max_scale_step, 1 + cfg.max_scale_step))
+            if self.flow_share < cfg.scale_agreement:
+                scale = 1.0  # points moving several ways (a walking body, a lookalike passing): no evidence of size
             self.reference *= scale**2
             self.base *= scale**2
             self.size = self.size * scale
@@ -605,10 +621,12 @@ class BoxTrackerSource(MaskSource):
         cfg = self.config
         h, w = grey.shape
         core = cv2.erode(pred.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0
-        if self.bg is not None:
+        if self.bg is not None and self.flow_points < cfg.min_flow_points:
             # a remembered background is evidence of its own: where it is known around the object, the mask may
-            # move by the full margin (a fast or textureless object the flow missed, frames dropped by a busy
-            # live server); the colour veto and the area guard still apply
+            # move by the full margin when the flow could not place it (a fast or textureless object the flow
+            # missed, frames dropped by a busy live server); the colour veto and the area guard still apply.
+            # When the flow placed it, the band stays narrow: a lookalike walking past differs from the
+            # background too, and would be taken in
             wide = cv2.dilate(pred.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * cfg.margin + 1,) * 2)) > 0
             if self.bg_known[wide].mean() > cfg.subtract_coverage:
                 r = cfg.margin
