@@ -174,4 +174,4 @@ def test_a_plain_disc_through_jpeg_is_followed(shared_data):
             tracker = tracker or BoxTrackerSource(_box_around(disc, pad=4))
             ious.append(iou(tracker(frame), disc))
     tracker.close()
-    assert min(ious) > 0.6 and np.mean(ious) > 0.8, (min(ious), int(np.argmin(ious)), np.mean(ious))
+    assert min(ious) > 0.85 and np.mean(ious) > 0.9, (min(ious), int(np.argmin(ious)), np.mean(ious))

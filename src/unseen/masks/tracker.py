@@ -63,7 +63,7 @@ class TrackerConfig:
     max_growth: float = 1.3  # the area may not exceed x times its reference (initial area x motion scale^2, drifting)
     max_shrink: float = 3.0  # ... nor fall below 1/x of it (shrinking cannot bleed, so this guard is looser)
     max_scale_step: float = 0.02  # the motion's scale counts at most this much per frame (deforming objects jitter it)
-    locate_gain: float = 0.7  # ... else the appearance moves the prediction where it matches this much better (RMS)
+    locate_gain: float = 0.7  # the appearance moves the prediction to where it matches this much better (RMS), nearby
     scale_agreement: float = 0.7  # the motion's scale counts only when this share of the points agree on the motion
     drift: float = 0.02  # rate at which the reference area follows the accepted areas
     colour_bins: int = 16  # per RGB channel, for the object/surroundings colour model
@@ -86,9 +86,14 @@ class TrackerConfig:
 
 
 def _grabcut(frame: np.ndarray, init: np.ndarray, iters: int) -> np.ndarray:
-    """GrabCut with an initial label map (cv2.GC_*); returns bool foreground."""
+    """GrabCut with an initial label map (cv2.GC_*); returns bool foreground.
+
+    GrabCut seeds its colour clusters from OpenCV's random generator: it is seeded here, so that a clip gives
+    the same masks in every run (on a hard clip, different seeds can lose the object or keep it).
+    """
     import cv2
 
+    cv2.setRNGSeed(0)
     labels = init.copy()
     if not ((labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)).any() or not ((labels == cv2.GC_BGD) | (labels == cv2.GC_PR_BGD)).any():
         return (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
@@ -539,9 +544,9 @@ class BoxTrackerSource(MaskSource):
                 matrix = np.eye(2, 3) if matrix is None else matrix.copy()
                 matrix[:, 2] += shift
                 pred = cv2.warpAffine(prev, matrix, (w, h), flags=cv2.INTER_NEAREST) > 0
-        if matrix is not None and self.flow_share < cfg.scale_agreement and self.appearance.known:
-            # the points disagree (a lookalike passing, a body walking): the object's remembered appearance,
-            # searched near where the flow put it, says where it is when it matches clearly better there
+        if matrix is not None and self.appearance.known:
+            # the object's remembered appearance, searched near where the flow put it, says where it is when it
+            # matches clearly better there (the points followed a lookalike passing, or the scene behind)
             moved = matrix[:, :2] @ self.centre + matrix[:, 2]
             found = self.appearance.locate(frame, moved, cfg.margin)
             if found is not None and found[1] < min(cfg.locate_gain * found[2], 2 * cfg.appearance.max_rms):
