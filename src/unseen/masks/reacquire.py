@@ -19,8 +19,8 @@ import numpy as np
 class AppearanceConfig:
     """Tuning of the appearance search."""
 
-    template_pixels: int = 700  # the search runs at a scale where the template's silhouette holds about this many pixels
-    scales: tuple[float, ...] = (0.8, 0.9, 1.0, 1.12, 1.25)  # object sizes tried, relative to the remembered one
+    template_pixels: int = 400  # the search runs at a scale where the template's silhouette holds about this many pixels
+    scales: tuple[float, ...] = (0.85, 1.0, 1.18)  # object sizes tried, relative to the remembered one
     max_rms: float = 28.0  # largest RMS colour difference (0-255 per channel) under the silhouette of an accepted match
     distinct: float = 1.3  # the best match elsewhere in the frame must differ at least this many times more
     min_visible: float = 0.5  # an object coming back in is matched once this share of it is inside the frame
