@@ -128,3 +128,23 @@ def test_a_real_object_leaves_a_real_clip_and_comes_back(shared_data):
     back = [i for i, t in enumerate(truths) if i > gone[-1] and t.sum() == truths[0].sum()]  # wholly in view again
     ious = [iou(masks[i], truths[i]) for i in back]
     assert len(ious) > 10 and min(ious[6:]) >= 0.7, ious
+
+
+def test_an_object_lifted_away_in_place_is_lost_and_not_found_on_the_background():
+    """A textured object stands still, vanishes where it stood (lifted out of view) and is put back: the mask
+    empties within a few frames, nothing is 'found' on the background it left, and it is found when back."""
+    h, w = 180, 240
+    bg = textured_image(h, w, np.random.default_rng(7), cells=10)
+    sprite, sil = _textured_sprite(48, 64, seed=8)
+    tracker, masks, truths = None, [], []
+    for i in range(60):
+        frame = bg.copy()
+        present = i < 20 or i >= 45
+        truth = _paste(frame, sprite, sil, 80 + min(i, 20) if i < 20 else 100, 60) if present else np.zeros((h, w), bool)
+        if tracker is None:
+            x, y, bw, bh = bbox(truth)
+            tracker = BoxTrackerSource((x - 3, y - 3, bw + 6, bh + 6))
+        masks.append(tracker(frame))
+        truths.append(truth)
+    assert not any(m.any() for m in masks[32:45]), [int(m.sum()) for m in masks[20:45]]  # empty, no false match
+    assert all(iou(m, t) > 0.8 for m, t in zip(masks[50:], truths[50:], strict=True))  # found again

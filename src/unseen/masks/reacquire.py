@@ -47,6 +47,7 @@ class Appearance:
         self.config = config or AppearanceConfig()
         self.patch: np.ndarray | None = None  # float32 RGB (h, w, 3): the frame inside the object's bounding box
         self.silhouette: np.ndarray | None = None  # bool (h, w): the object inside that box
+        self.pending: tuple[np.ndarray, np.ndarray] | None = None  # (frame, mask) of a candidate template
 
     @property
     def known(self) -> bool:
@@ -66,6 +67,22 @@ class Appearance:
         y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
         self.patch = frame[y0:y1, x0:x1].astype(np.float32)
         self.silhouette = mask[y0:y1, x0:x1].copy()
+
+    def propose(self, frame: np.ndarray, mask: np.ndarray) -> None:
+        """Keep the object under `mask` as a candidate template, used once `confirm` is called (after more
+        confident frames: a frame where the object just vanished can look confident, and its template would
+        be the background)."""
+        self.pending = (frame, mask)
+
+    def confirm(self) -> None:
+        """The candidate template (if any) becomes the template."""
+        if self.pending is not None:
+            self.remember(*self.pending)
+        self.pending = None
+
+    def drop(self) -> None:
+        """Forget the candidate template."""
+        self.pending = None
 
     def locate(self, frame: np.ndarray, centre: np.ndarray, radius: int) -> tuple[np.ndarray, float, float] | None:
         """Where the object's centroid (x, y) is in uint8 RGB frame (H, W, 3), searching `radius` px around

@@ -78,7 +78,8 @@ class TrackerConfig:
     class_whole: float = 0.95  # ... and lie this much inside it
     reference_cap: float = 1.2  # the reference area may drift at most this far above the area the motion explains
     lost_share: float = 0.25  # the object is lost when less of its predicted box than this lies inside the frame ...
-    lost_after: int = 8  # ... or when this many frames in a row find too little of it
+    lost_after: int = 8  # ... or when this many frames in a row find less than `collapse` of the area expected
+    collapse: float = 1 / 3
     still: float = 6.0  # grey change between frames under which a pixel is learnt as background while the object is lost
     remember_every: int = 5  # confident frames between updates of the appearance template
     search_every: int = 3  # frames between appearance searches while the object is lost
@@ -298,7 +299,7 @@ class BoxTrackerSource(MaskSource):
         self.lost_for = 0  # frames since it was lost
         self.last_seen: np.ndarray | None = None  # the last mask before it was lost (its background stays unlearnt)
         self.appearance = Appearance(self.config.appearance)
-        self.confident = 0  # confident frames so far (the template is renewed every `remember_every`)
+        self.confident = 0  # confident frames in a row (a template is proposed and confirmed every `remember_every`)
         self.contrast = 0.0  # mean P(object | colour) on the object's core minus on its surroundings, last learnt
         self.flow_points = 0  # points that agreed on the last motion the flow measured
         self.flow_share = 0.0  # ... as a share of the points it followed
@@ -575,26 +576,39 @@ class BoxTrackerSource(MaskSource):
         else:
             fg = self._segment_colour(frame, grey, pred, r)
         area, expected = float(fg.sum()), max(1.0, self.reference * share)  # part of it may be outside
+        # when too little of it is found several frames in a row (it vanished, or the evidence collapsed), it is lost
+        self.rejects = self.rejects + 1 if area < cfg.collapse * expected else 0
+        if self.rejects >= cfg.lost_after:
+            return self._lose()
         if area == 0 or area > cfg.max_growth * expected or area < expected / cfg.max_shrink:
-            # unsure: keep the last good mask, moved with the object; when too little of it is found several
-            # frames in a row (it vanished, or the evidence collapsed), it is lost
-            self.rejects = self.rejects + 1 if area < expected / cfg.max_shrink else 0
+            # unsure: keep the last good mask, moved with the object
             self._moved(centre)
-            return self._lose() if self.rejects >= cfg.lost_after else pred
-        self.rejects = 0
+            self._unsure()
+            return pred
         self._learn_colours(frame, fg, cfg.colour_rate)
         if share < 0.99:  # partly outside: the mask shows only part of it, the motion says where it is
             self._moved(centre)
+            self._unsure()
             return fg
         self.reference = (1 - cfg.drift) * self.reference + cfg.drift * area
         self.reference = min(self.reference, cfg.reference_cap * self.base)
         found, self.size, self.offset = _extent(fg)
         self._moved(found)
         if abs(np.log(area / max(1.0, self.reference))) < np.log(1.25):
+            # a template is proposed every `remember_every` confident frames in a row, and used only when
+            # as many more confident frames have followed it
             self.confident += 1
             if self.confident % cfg.remember_every == 0:
-                self.appearance.remember(frame, fg)
+                self.appearance.confirm()
+                self.appearance.propose(frame, fg)
+        else:
+            self._unsure()
         return fg
+
+    def _unsure(self) -> None:
+        """A frame that was not confident: the streak of confident frames starts over, the candidate template goes."""
+        self.confident = 0
+        self.appearance.drop()
 
     def _moved(self, centre: np.ndarray) -> None:
         """The object's centre on this frame: its last step and speed follow."""
