@@ -141,3 +141,37 @@ def test_box_around_a_hand_follows_it_with_the_landmarker(shared_data):
     finally:
         tracker.close()
         check.close()
+
+
+def _jpeg(frame: np.ndarray, quality: int = 70) -> np.ndarray:
+    """The frame as the live page sends it: JPEG-encoded at `quality`, decoded again (uint8 RGB)."""
+    import cv2
+
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def test_a_plain_disc_through_jpeg_is_followed(shared_data):
+    """A textureless red disc moving over a real tripod clip, each frame JPEG-encoded at quality 70 as the page
+    sends them: the flow finds little to follow, so colour and the repeated step must carry it."""
+    import cv2
+
+    from unseen.io.frames import open_frames
+    from unseen.masks.trackeval import iou
+
+    tracker, ious = None, []
+    yy, xx = np.mgrid[:360, :640]
+    with open_frames(shared_data / "val" / "videos" / "04_coffee.mp4") as source:
+        for i, frame in enumerate(source):
+            if i >= 90:
+                break
+            frame = cv2.resize(frame, (640, 360), interpolation=cv2.INTER_AREA)
+            cx, cy = 120 + 5 * i, 120 + 60 * np.sin(i / 15)  # about 5-7 px per frame, turning
+            disc = (xx - cx) ** 2 + (yy - cy) ** 2 <= 26**2
+            frame[disc] = (205, 35, 30)
+            frame = _jpeg(frame)
+            tracker = tracker or BoxTrackerSource(_box_around(disc, pad=4))
+            ious.append(iou(tracker(frame), disc))
+    tracker.close()
+    assert min(ious) > 0.85 and np.mean(ious) > 0.9, (min(ious), int(np.argmin(ious)), np.mean(ious))

@@ -9,17 +9,23 @@ only: the mask's eroded core against a ring outside it) says it looks like the o
 leave [1/cap, cap] times a reference that changes only with the motion's scale (and a slow drift); and
 when a frame fails a guard the last good mask, moved by the motion, is kept.
 
+The object is declared lost (an empty mask) when its predicted box lies mostly outside the frame (it left)
+or when the segmentation fails the guards several frames in a row (it vanished, or the evidence collapsed).
+While lost, the frame is searched every few frames for the object's appearance (a template kept from a
+confident frame, `masks/reacquire.py`); a confident, unambiguous match is segmented again under the same guards.
+
 When the box holds a person or a hand (the bundled segmenters find one that fills the box), the
 segmenter's mask of that person or hand is followed instead, within the same guards.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from unseen.errors import UnseenError
+from unseen.masks.reacquire import Appearance, AppearanceConfig
 from unseen.masks.source import MaskSource
 from unseen.vision.motion import global_motion, is_translation
 
@@ -45,6 +51,8 @@ class TrackerConfig:
     margin: int = 16  # pixels around the predicted mask that GrabCut may claim
     bg_match: float = 18.0  # mean abs RGB difference to the remembered background below which a pixel is background
     bg_exact: float = 6.0  # ... the closer match needed inside the predicted object (object pixels can resemble it)
+    noise_rate: float = 0.1  # how fast the background's per-pixel noise follows each frame's change
+    noise_factor: float = 3.0  # inside the prediction, a pixel differs from the background by this many times its noise
     fg_differ: float = 60.0  # ... above which (near the object) it is foreground
     max_area_change: float = 1.8  # a re-segmentation changing area by more than this factor is rejected
     max_points: int = 120
@@ -54,20 +62,39 @@ class TrackerConfig:
     min_band: int = 4
     max_growth: float = 1.3  # the area may not exceed x times its reference (initial area x motion scale^2, drifting)
     max_shrink: float = 3.0  # ... nor fall below 1/x of it (shrinking cannot bleed, so this guard is looser)
-    max_scale_step: float = 0.05  # the motion's scale counts at most this much per frame
+    max_scale_step: float = 0.02  # the motion's scale counts at most this much per frame (deforming objects jitter it)
+    locate_gain: float = 0.7  # the appearance moves the prediction to where it matches this much better (RMS), nearby
+    scale_agreement: float = 0.7  # the motion's scale counts only when this share of the points agree on the motion
     drift: float = 0.02  # rate at which the reference area follows the accepted areas
     colour_bins: int = 16  # per RGB channel, for the object/surroundings colour model
     colour_rate: float = 0.1  # how fast the colour model learns from each accepted frame
     min_piece: float = 0.25  # a separate piece of the mask must hold this share of the largest piece's overlap with the prediction
     drop_below: float = 0.2  # a predicted pixel whose object probability (by colour) is below this leaves the mask
+    colour_contrast: float = 0.6  # colours this distinct (object minus surroundings, mean probability) place the object ...
+    min_flow_points: int = 12  # ... when the flow's motion rests on fewer agreeing points than this (a textureless object)
     class_fill: float = 0.4  # a person/hand silhouette must cover this share of the box ...
     class_inside: float = 0.7  # ... and lie this much inside the box (grown by 20%) to be followed by its segmenter
+    class_span: float = 0.85  # ... or span this share of the box's width or height ...
+    class_whole: float = 0.95  # ... and lie this much inside it
+    reference_cap: float = 1.2  # the reference area may drift at most this far above the area the motion explains
+    lost_share: float = 0.25  # the object is lost when less of its predicted box than this lies inside the frame ...
+    lost_after: int = 8  # ... or when this many frames in a row find less than `collapse` of the area expected
+    collapse: float = 1 / 3
+    still: float = 6.0  # grey change between frames under which a pixel is learnt as background while the object is lost
+    remember_every: int = 5  # confident frames between updates of the appearance template
+    search_every: int = 3  # frames between appearance searches while the object is lost
+    appearance: AppearanceConfig = field(default_factory=AppearanceConfig)
 
 
 def _grabcut(frame: np.ndarray, init: np.ndarray, iters: int) -> np.ndarray:
-    """GrabCut with an initial label map (cv2.GC_*); returns bool foreground."""
+    """GrabCut with an initial label map (cv2.GC_*); returns bool foreground.
+
+    GrabCut seeds its colour clusters from OpenCV's random generator: it is seeded here, so that a clip gives
+    the same masks in every run (on a hard clip, different seeds can lose the object or keep it).
+    """
     import cv2
 
+    cv2.setRNGSeed(0)
     labels = init.copy()
     if not ((labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)).any() or not ((labels == cv2.GC_BGD) | (labels == cv2.GC_PR_BGD)).any():
         return (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
@@ -87,6 +114,23 @@ def _fill_holes(mask: np.ndarray) -> np.ndarray:
     contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     cv2.drawContours(m, contours, -1, 1, thickness=cv2.FILLED)
     return m > 0
+
+
+def visible_share(centre: np.ndarray, size: np.ndarray, width: int, height: int) -> float:
+    """Share of a box of `size` (w, h) around `centre` (x, y), pixels, that lies inside a width x height frame."""
+    bw, bh = max(1.0, float(size[0])), max(1.0, float(size[1]))
+    x0, y0 = centre[0] - bw / 2, centre[1] - bh / 2
+    inside_w = max(0.0, min(x0 + bw, width) - max(x0, 0.0))
+    inside_h = max(0.0, min(y0 + bh, height) - max(y0, 0.0))
+    return float(inside_w * inside_h / (bw * bh))
+
+
+def _extent(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Centroid (x, y), bounding-box size (w, h) and the box's centre relative to the centroid, of a non-empty bool mask."""
+    ys, xs = np.nonzero(mask)
+    x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
+    centroid = np.array([xs.mean(), ys.mean()])
+    return centroid, np.array([x1 - x0, y1 - y0], np.float64), np.array([(x0 + x1) / 2, (y0 + y1) / 2]) - centroid
 
 
 def _clean(mask: np.ndarray, seed: np.ndarray, min_share: float = 0.0) -> np.ndarray:
@@ -111,6 +155,7 @@ class ColourModel:
 
     def __init__(self, bins: int = 16) -> None:
         self.bins = bins
+        self.prior = 1e-4  # share added to every bin of both histograms
         self.fg: np.ndarray | None = None
         self.bg: np.ndarray | None = None
 
@@ -119,7 +164,7 @@ class ColourModel:
         return (q[:, 0] * self.bins + q[:, 1]) * self.bins + q[:, 2]
 
     def _histogram(self, pixels: np.ndarray) -> np.ndarray:
-        hist = np.bincount(self._index(pixels), minlength=self.bins**3).astype(np.float32) + 0.5  # a little prior
+        hist = np.bincount(self._index(pixels), minlength=self.bins**3).astype(np.float32)
         return hist / hist.sum()
 
     def learn(self, frame: np.ndarray, inside: np.ndarray, outside: np.ndarray, rate: float = 1.0) -> None:
@@ -137,8 +182,10 @@ class ColourModel:
         """P(object | colour) for uint8 RGB pixels (N, 3), equal priors; 0.5 everywhere before learning."""
         if self.fg is None or self.bg is None:
             return np.full(len(pixels), 0.5, np.float32)
+        # the same small prior on both sides: a colour neither has shown is even (0.5), not the object's because
+        # the object's histogram holds fewer pixels
         idx = self._index(pixels)
-        f, b = self.fg[idx], self.bg[idx]
+        f, b = self.fg[idx] + self.prior, self.bg[idx] + self.prior
         return f / (f + b)
 
 
@@ -164,15 +211,18 @@ class ClassFollower:
         self.source.close()
 
 
-def box_fit(silhouette: np.ndarray, box: tuple[int, int, int, int]) -> tuple[float, float]:
-    """(share of the box the silhouette covers, share of the silhouette inside the box grown by 20%)."""
+def box_fit(silhouette: np.ndarray, box: tuple[int, int, int, int]) -> tuple[float, float, float]:
+    """(share of the box the silhouette covers, share of the silhouette inside the box grown by 20%, the larger
+    share of the box's width or height that the silhouette spans)."""
     x, y, w, h = box
     h_img, w_img = silhouette.shape
     area = max(1, int(silhouette.sum()))
     covered = silhouette[y : y + h, x : x + w].sum() / max(1, w * h)
     gx, gy = w // 10, h // 10
     inside = silhouette[max(0, y - gy) : min(h_img, y + h + gy), max(0, x - gx) : min(w_img, x + w + gx)].sum() / area
-    return float(covered), float(inside)
+    ys, xs = np.nonzero(silhouette[y : y + h, x : x + w])
+    span = max((xs.max() - xs.min() + 1) / w, (ys.max() - ys.min() + 1) / h) if len(ys) else 0.0
+    return float(covered), float(inside), float(span)
 
 
 def find_class(frame: np.ndarray, box: tuple[int, int, int, int], config: TrackerConfig) -> tuple[ClassFollower, np.ndarray] | None:
@@ -193,8 +243,11 @@ def find_class(frame: np.ndarray, box: tuple[int, int, int, int], config: Tracke
             return None
         best, best_fill = None, 0.0
         for sil, tag in follower.silhouettes(frame):
-            fill, inside = box_fit(sil, box)
-            if fill >= config.class_fill and inside >= config.class_inside and fill > best_fill:
+            fill, inside, span = box_fit(sil, box)
+            # the box was drawn around this person or hand: it fills the box, or lies in it from edge to edge
+            # (a box around a person and what they hold or cast: the person is what the tracker can follow)
+            fits = fill >= config.class_fill or (span >= config.class_span and inside >= config.class_whole)
+            if fits and inside >= config.class_inside and fill > best_fill:
                 best, best_fill = (sil, tag), fill
         if best is not None:
             follower.tag = best[1]
@@ -229,13 +282,27 @@ class BoxTrackerSource(MaskSource):
         self.mode = ""
         self.mask: np.ndarray | None = None
         self.prev_grey: np.ndarray | None = None
+        self.prev_frame: np.ndarray | None = None
         self.bg: np.ndarray | None = None  # remembered background (float32 RGB)
         self.bg_known: np.ndarray | None = None
+        self.bg_noise: np.ndarray | None = None  # mean change of each background pixel between frames (0-255)
         self.colours = ColourModel(self.config.colour_bins)
-        self.reference = 0.0  # the area the mask should have, following the motion's scale
-        self.centre: np.ndarray | None = None  # centroid of the last accepted mask (x, y)
-        self.speed = 0.0  # how far it moved between the last two accepted masks (px)
+        self.reference = 0.0  # the area the whole object should have, following the motion's scale (and drifting)
+        self.base = 0.0  # the first area times the motion's scale^2: the reference may not drift far above it
+        self.centre: np.ndarray | None = None  # the object's centroid (x, y), moved with it beyond the frame's edge
+        self.size: np.ndarray | None = None  # (w, h) of that box when last seen whole, scaled with the motion
+        self.offset = np.zeros(2)  # the box's centre relative to the centroid
+        self.speed = 0.0  # how far it moved between the last two accepted frames (px)
         self.step: np.ndarray | None = None  # ... and in which direction (x, y)
+        self.lost = False  # the object left the frame or vanished: the mask is empty until it is found again
+        self.rejects = 0  # frames in a row whose segmentation failed a guard
+        self.lost_for = 0  # frames since it was lost
+        self.last_seen: np.ndarray | None = None  # the last mask before it was lost (its background stays unlearnt)
+        self.appearance = Appearance(self.config.appearance)
+        self.confident = 0  # confident frames in a row (a template is proposed and confirmed every `remember_every`)
+        self.contrast = 0.0  # mean P(object | colour) on the object's core minus on its surroundings, last learnt
+        self.flow_points = 0  # points that agreed on the last motion the flow measured
+        self.flow_share = 0.0  # ... as a share of the points it followed
 
     def reset(self, box: tuple[int, int, int, int] | None = None) -> None:
         """Start over, optionally with a new box, on the next frame."""
@@ -295,11 +362,22 @@ class BoxTrackerSource(MaskSource):
         nxt, status, _ = cv2.calcOpticalFlowPyrLK(before, after, pts, None, winSize=(21, 21), maxLevel=3)
         back, status_b, _ = cv2.calcOpticalFlowPyrLK(after, before, nxt, None, winSize=(21, 21), maxLevel=3)
         ok = (status[:, 0] == 1) & (status_b[:, 0] == 1) & (np.linalg.norm((back - pts)[:, 0], axis=1) < 1.0)
+        if self.bg is not None and self.prev_frame is not None:
+            # points on pixels that matched the remembered background are background the mask holds, not the
+            # object: on a still camera they would pin the mask to the scene while the object walks on
+            xs, ys = (pts[:, 0] + (x0, y0)).round().astype(int).T
+            xs, ys = xs.clip(0, grey.shape[1] - 1), ys.clip(0, grey.shape[0] - 1)
+            diff = np.abs(self.prev_frame[ys, xs].astype(np.float32) - self.bg[ys, xs]).mean(axis=1)
+            scene = self.bg_known[ys, xs] & (diff < self.config.bg_match)
+            if (ok & ~scene).sum() >= 4:
+                ok &= ~scene
         if ok.sum() < 4:
             return None
-        matrix, _ = cv2.estimateAffinePartial2D(pts[ok], nxt[ok], method=cv2.RANSAC, ransacReprojThreshold=2.0)
+        matrix, inliers = cv2.estimateAffinePartial2D(pts[ok], nxt[ok], method=cv2.RANSAC, ransacReprojThreshold=2.0)
         if matrix is None:
             return None
+        self.flow_points = int(inliers.sum())
+        self.flow_share = self.flow_points / max(1, int(ok.sum()))
         # from window coordinates back to the frame's: x' = A (x - o) + t + o
         offset = np.array([x0, y0], np.float64)
         matrix[:, 2] += offset - matrix[:, :2] @ offset
@@ -323,17 +401,29 @@ class BoxTrackerSource(MaskSource):
         self.bg_known = cv2.warpAffine(self.bg_known.astype(np.uint8), matrix, (w, h), flags=cv2.INTER_NEAREST, borderValue=0) > 0
         self.bg_known = cv2.erode(self.bg_known.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
 
-    def _update_background(self, frame: np.ndarray, fg: np.ndarray) -> None:
+    def _update_background(self, frame: np.ndarray, grey: np.ndarray, fg: np.ndarray) -> None:
         import cv2
 
         # only pixels well away from the mask are learnt as background: if the mask lags a fast object by a
         # few pixels, the object's own pixels must not become 'background' (the mask could never catch up)
-        guard = 2 * self.config.margin + 1
-        outside = ~(cv2.dilate(fg.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (guard, guard))) > 0)
+        cfg = self.config
+        guard = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * cfg.margin + 1,) * 2)
+        outside = ~(cv2.dilate(fg.astype(np.uint8), guard) > 0)
+        if self.lost and self.prev_grey is not None and self.last_seen is not None:
+            # with no mask, only still pixels away from where the object was last seen (it may come back,
+            # and a background learnt while it is away is the evidence that finds its silhouette)
+            outside &= np.abs(grey.astype(np.int16) - self.prev_grey) < cfg.still
+            outside &= ~(cv2.dilate(self.last_seen.astype(np.uint8), guard) > 0)
         if self.bg is None:
             self.bg = frame.astype(np.float32)
             self.bg_known = outside.copy()
+            self.bg_noise = np.zeros(frame.shape[:2], np.float32)
             return
+        # how much each known pixel of the scene changes from frame to frame (compression, leaves in the wind),
+        # each change clipped so that something passing by does not count as noise for long
+        again = outside & self.bg_known
+        change = np.minimum(np.abs(frame.astype(np.float32) - self.bg).mean(axis=2), cfg.bg_match)
+        self.bg_noise[again] += cfg.noise_rate * (change[again] - self.bg_noise[again])
         np.copyto(self.bg, frame, where=outside[..., None])
         self.bg_known |= outside
 
@@ -347,14 +437,51 @@ class BoxTrackerSource(MaskSource):
         grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
         if self.mask is None:
             self.mask = self._initial(frame)
-            self.reference = float(self.mask.sum())
+            self.reference = self.base = float(self.mask.sum())
+            self.centre, self.size, self.offset = _extent(self.mask)
             self._learn_colours(frame, self.mask)
+            self.appearance.remember(frame, self.mask)
         else:
             self._follow_camera(grey)
-            self.mask = self._track(frame, grey)
-        self.prev_grey = grey
-        self._update_background(frame, self.mask)
+            self.mask = self._reacquire(frame, grey) if self.lost else self._track(frame, grey)
+        self._update_background(frame, grey, self.mask)
+        self.prev_grey, self.prev_frame = grey, frame
         return self.mask.copy()
+
+    def _lose(self) -> np.ndarray:
+        """Declare the object lost: an empty mask from now on until the appearance search finds it."""
+        self.lost, self.lost_for, self.rejects = True, 0, 0
+        self.last_seen = self.mask.copy()
+        self.step, self.speed = None, 0.0
+        return np.zeros_like(self.mask)
+
+    def _reacquire(self, frame: np.ndarray, grey: np.ndarray) -> np.ndarray:
+        """While lost: every few frames, look for the object's appearance; segment a match under the usual guards."""
+        cfg = self.config
+        self.lost_for += 1
+        empty = np.zeros(grey.shape, bool)
+        if self.lost_for % cfg.search_every:
+            return empty
+        match = self.appearance.search(frame)
+        if match is None:
+            return empty
+        pred = match.mask
+        r = self._band(pred.sum())
+        fg = self._segment_class(frame, pred, r) if self.follower is not None else self._segment_colour(frame, grey, pred, r)
+        whole = self.appearance.area * match.scale**2
+        expected, area = whole * match.visible, float(fg.sum())
+        if not expected / cfg.max_shrink <= area <= cfg.max_growth * expected:
+            return empty
+        if (fg & pred).sum() < 0.5 * (fg | pred).sum():
+            return empty
+        self.lost, self.rejects, self.confident = False, 0, 0
+        self.reference = self.base = whole
+        if match.visible > 0.99:
+            self.centre, self.size, self.offset = _extent(fg)
+        else:  # coming back in: where the whole of it is, part of it still outside the frame
+            self.centre, self.size, self.offset = match.centre, match.size, np.zeros(2)
+        self.step, self.speed = None, 0.0
+        return fg
 
     def _band(self, area: float) -> int:
         """Pixels the mask's edge may move past the prediction in one frame."""
@@ -373,22 +500,73 @@ class BoxTrackerSource(MaskSource):
         if core.sum() < 20:
             core = mask
         self.colours.learn(frame, core, ring, rate)
+        if core.any() and ring.any():  # how well the colours tell the object from its surroundings
+            inside = self.colours.object_probability(frame[core][::4]).mean()
+            self.contrast = float(inside - self.colours.object_probability(frame[ring][::4]).mean())
+
+    def _colour_shift(self, frame: np.ndarray, pred: np.ndarray) -> np.ndarray | None:
+        """Translation (x, y) that moves the prediction onto the object's colours (mean shift over the pixels more
+        the object's colour than the surroundings', within the margin), or None when its colours do not set it apart."""
+        import cv2
+
+        cfg = self.config
+        if self.contrast < cfg.colour_contrast:
+            return None
+        h, w = pred.shape
+        ys, xs = np.nonzero(pred)
+        x0, y0, x1, y1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
+        m = cfg.margin + int(round(self.speed))
+        wx0, wy0, wx1, wy1 = max(0, x0 - m), max(0, y0 - m), min(w, x1 + m), min(h, y1 + m)
+        p = self.colours.object_probability(frame[wy0:wy1, wx0:wx1].reshape(-1, 3)).reshape(wy1 - wy0, wx1 - wx0)
+        weights = (np.clip(2 * p - 1, 0, 1) * 255).astype(np.uint8)
+        window = (int(x0 - wx0), int(y0 - wy0), int(x1 - x0), int(y1 - y0))
+        _, (nx, ny, _, _) = cv2.meanShift(weights, window, (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 10, 0.5))
+        return np.array([nx - window[0], ny - window[1]], np.float64)
 
     def _track(self, frame: np.ndarray, grey: np.ndarray) -> np.ndarray:
         import cv2
 
         cfg = self.config
         h, w = grey.shape
+        self.flow_points = 0
         matrix = self._motion(grey)
+        if matrix is not None and self.flow_points < cfg.min_flow_points:
+            # a few points (a textureless object's edge) say where it went, not how it turned or scaled
+            moved = matrix[:, :2] @ self.centre + matrix[:, 2]
+            matrix = np.array([[1.0, 0.0, moved[0] - self.centre[0]], [0.0, 1.0, moved[1] - self.centre[1]]])
         prev = self.mask.astype(np.uint8)
         if matrix is None and self.step is not None:  # the flow found nothing: assume the last step repeats
             matrix = np.array([[1.0, 0.0, self.step[0]], [0.0, 1.0, self.step[1]]])
         pred = cv2.warpAffine(prev, matrix, (w, h), flags=cv2.INTER_NEAREST) > 0 if matrix is not None else prev > 0
-        if not pred.any():
-            pred = prev > 0
+        if self.flow_points < cfg.min_flow_points and pred.any():
+            # little texture to follow: where distinct colours place the object, they correct the prediction
+            shift = self._colour_shift(frame, pred)
+            if shift is not None and np.abs(shift).max() >= 1:
+                matrix = np.eye(2, 3) if matrix is None else matrix.copy()
+                matrix[:, 2] += shift
+                pred = cv2.warpAffine(prev, matrix, (w, h), flags=cv2.INTER_NEAREST) > 0
+        if matrix is not None and self.appearance.known:
+            # the object's remembered appearance, searched near where the flow put it, says where it is when it
+            # matches clearly better there (the points followed a lookalike passing, or the scene behind)
+            moved = matrix[:, :2] @ self.centre + matrix[:, 2]
+            found = self.appearance.locate(frame, moved, cfg.margin)
+            if found is not None and found[1] < min(cfg.locate_gain * found[2], 2 * cfg.appearance.max_rms):
+                matrix = matrix.copy()
+                matrix[:, 2] += found[0] - moved
+                pred = cv2.warpAffine(prev, matrix, (w, h), flags=cv2.INTER_NEAREST) > 0
+        centre = self.centre
         if matrix is not None:  # the reference area follows the object's scale: evidence from motion
-            step = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
-            self.reference *= float(np.clip(step, 1 - cfg.max_scale_step, 1 + cfg.max_scale_step)) ** 2
+            scale = float(np.clip(np.sqrt(abs(np.linalg.det(matrix[:, :2]))), 1 - cfg.max_scale_step, 1 + cfg.max_scale_step))
+            if self.flow_share < cfg.scale_agreement:
+                scale = 1.0  # points moving several ways (a walking body, a lookalike passing): no evidence of size
+            self.reference *= scale**2
+            self.base *= scale**2
+            self.size = self.size * scale
+            centre = matrix[:, :2] @ self.centre + matrix[:, 2]
+        # the object's box, moved with it: mostly outside the frame means it left
+        share = visible_share(centre + self.offset, self.size, w, h)
+        if share < cfg.lost_share or not pred.any():
+            return self._lose()
         r = self._band(pred.sum())
         # an object moving faster than the flow followed (textureless, or frames dropped by a busy live server)
         # gets a band as wide as its last step, up to the margin
@@ -397,18 +575,46 @@ class BoxTrackerSource(MaskSource):
             fg = self._segment_class(frame, pred, r)
         else:
             fg = self._segment_colour(frame, grey, pred, r)
-        area, ref = float(fg.sum()), max(1.0, self.reference)
-        if area == 0 or area > cfg.max_growth * ref or area < ref / cfg.max_shrink:
-            return pred  # unsure: keep the last good mask, moved with the object
-        self.reference = (1 - cfg.drift) * self.reference + cfg.drift * area
+        area, expected = float(fg.sum()), max(1.0, self.reference * share)  # part of it may be outside
+        # when too little of it is found several frames in a row (it vanished, or the evidence collapsed), it is lost
+        self.rejects = self.rejects + 1 if area < cfg.collapse * expected else 0
+        if self.rejects >= cfg.lost_after:
+            return self._lose()
+        if area == 0 or area > cfg.max_growth * expected or area < expected / cfg.max_shrink:
+            # unsure: keep the last good mask, moved with the object
+            self._moved(centre)
+            self._unsure()
+            return pred
         self._learn_colours(frame, fg, cfg.colour_rate)
-        ys, xs = np.nonzero(fg)
-        centre = np.array([xs.mean(), ys.mean()])
-        if self.centre is not None:
-            self.step = centre - self.centre
-            self.speed = float(np.linalg.norm(self.step))
-        self.centre = centre
+        if share < 0.99:  # partly outside: the mask shows only part of it, the motion says where it is
+            self._moved(centre)
+            self._unsure()
+            return fg
+        self.reference = (1 - cfg.drift) * self.reference + cfg.drift * area
+        self.reference = min(self.reference, cfg.reference_cap * self.base)
+        found, self.size, self.offset = _extent(fg)
+        self._moved(found)
+        if abs(np.log(area / max(1.0, self.reference))) < np.log(1.25):
+            # a template is proposed every `remember_every` confident frames in a row, and used only when
+            # as many more confident frames have followed it
+            self.confident += 1
+            if self.confident % cfg.remember_every == 0:
+                self.appearance.confirm()
+                self.appearance.propose(frame, fg)
+        else:
+            self._unsure()
         return fg
+
+    def _unsure(self) -> None:
+        """A frame that was not confident: the streak of confident frames starts over, the candidate template goes."""
+        self.confident = 0
+        self.appearance.drop()
+
+    def _moved(self, centre: np.ndarray) -> None:
+        """The object's centre on this frame: its last step and speed follow."""
+        self.step = centre - self.centre
+        self.speed = float(np.linalg.norm(self.step))
+        self.centre = centre
 
     def _segment_class(self, frame: np.ndarray, pred: np.ndarray, r: int) -> np.ndarray:
         """The person's or hand's silhouettes that overlap the prediction, within reach of it."""
@@ -434,10 +640,12 @@ class BoxTrackerSource(MaskSource):
         cfg = self.config
         h, w = grey.shape
         core = cv2.erode(pred.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0
-        if self.bg is not None:
+        if self.bg is not None and self.flow_points < cfg.min_flow_points:
             # a remembered background is evidence of its own: where it is known around the object, the mask may
-            # move by the full margin (a fast or textureless object the flow missed, frames dropped by a busy
-            # live server); the colour veto and the area guard still apply
+            # move by the full margin when the flow could not place it (a fast or textureless object the flow
+            # missed, frames dropped by a busy live server); the colour veto and the area guard still apply.
+            # When the flow placed it, the band stays narrow: a lookalike walking past differs from the
+            # background too, and would be taken in
             wide = cv2.dilate(pred.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * cfg.margin + 1,) * 2)) > 0
             if self.bg_known[wide].mean() > cfg.subtract_coverage:
                 r = cfg.margin
@@ -461,7 +669,8 @@ class BoxTrackerSource(MaskSource):
             # a still camera has shown the background around the object: the difference is the object
             # inside the flow's prediction a pixel is background only if it matches the remembered one closely;
             # where the background was never seen, the prediction stands
-            differs = (diff > cfg.bg_match) | (pred & (diff > cfg.bg_exact))
+            exact = np.clip(cfg.noise_factor * self.bg_noise, cfg.bg_exact, cfg.bg_match)  # above the scene's own noise
+            differs = (diff > cfg.bg_match) | (pred & (diff > exact))
             fg[ring] = np.where(self.bg_known[ring], differs[ring], pred[ring])
             fg[core] = True
             fg = cv2.morphologyEx(fg.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0

@@ -20,7 +20,8 @@ from unseen.masks.source import MaskSource
 
 @dataclass
 class TrackScore:
-    """One clip: mean and worst IoU, the largest area ratio (mask / truth) of any frame, ms per frame."""
+    """One clip: mean and worst IoU, the largest area ratio (mask / truth) of any frame, ms per frame; frames with
+    the object in view but no mask (`lost`) and with a mask but no object in view (`stale`)."""
 
     clip: str
     frames: int
@@ -29,6 +30,8 @@ class TrackScore:
     worst_area_ratio: float
     ms_per_frame: float
     mode: str = ""
+    lost: int = 0
+    stale: int = 0
 
 
 def bbox(mask: np.ndarray) -> tuple[int, int, int, int]:
@@ -43,18 +46,50 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.logical_and(a, b).sum() / union) if union else 1.0
 
 
-def score_source(clip: str, source: MaskSource, frames: Sequence[np.ndarray], truths: Sequence[np.ndarray]) -> TrackScore:
-    """Run `source` over uint8 RGB frames and compare with bool truths (frames where the truth is empty are skipped)."""
-    ious, ratios, spent = [], [], 0.0
+def score_source(
+    clip: str, source: MaskSource, frames: Sequence[np.ndarray], truths: Sequence[np.ndarray], masks: list[np.ndarray] | None = None
+) -> TrackScore:
+    """Run `source` over uint8 RGB frames and compare with bool truths (IoU and area over the frames where the truth
+    is not empty; the others count as stale when the mask is not empty). The masks are appended to `masks` if given."""
+    ious, ratios, spent, lost, stale = [], [], 0.0, 0, 0
     for frame, truth in zip(frames, truths, strict=True):
         start = time.perf_counter()
         mask = source(frame)
         spent += time.perf_counter() - start
+        if masks is not None:
+            masks.append(mask)
         if truth.any():
             ious.append(iou(mask, truth))
             ratios.append(mask.sum() / truth.sum())
+            lost += not mask.any()
+        else:
+            stale += bool(mask.any())
     mode = getattr(source, "mode", "")
-    return TrackScore(clip, len(frames), float(np.mean(ious)), float(np.min(ious)), float(np.max(ratios)), 1000 * spent / len(frames), mode)
+    ms = 1000 * spent / len(frames)
+    return TrackScore(clip, len(frames), float(np.mean(ious)), float(np.min(ious)), float(np.max(ratios)), ms, mode, lost, stale)
+
+
+def contact_sheet(
+    path: Path, frames: Sequence[np.ndarray], masks: Sequence[np.ndarray], truths: Sequence[np.ndarray], count: int = 8
+) -> Path:
+    """Write a PNG of `count` evenly spaced frames (two rows), the mask outlined in green and the truth in magenta."""
+    import cv2
+
+    picks = np.linspace(0, len(frames) - 1, count).round().astype(int)
+    tiles = []
+    for i in picks:
+        tile = frames[i].copy()
+        for mask, colour in ((truths[i], (255, 0, 255)), (masks[i], (0, 255, 0))):
+            contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+            cv2.drawContours(tile, contours, -1, colour, 2)
+        cv2.putText(tile, str(i), (6, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 0), 2)
+        tiles.append(tile)
+    half = (len(tiles) + 1) // 2
+    tiles += [np.zeros_like(tiles[0])] * (2 * half - len(tiles))
+    sheet = np.vstack([np.hstack(tiles[:half]), np.hstack(tiles[half:])])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    return path
 
 
 def blue_mug_truth(frame: np.ndarray) -> np.ndarray:
@@ -107,35 +142,41 @@ def load_video_clip(path: Path, truth: Callable[[np.ndarray], np.ndarray], limit
 STATIC_CAMERA = {"e2fgvi-schoolgirls", "04_coffee"}
 
 
-def evaluate(data: Path, make: Callable[[tuple[int, int, int, int]], MaskSource], limit: int = 0) -> list[TrackScore]:
-    """Score a box-started mask source (made by `make(box)`) on the val clips with truths under `data`."""
+def evaluate(
+    data: Path, make: Callable[[tuple[int, int, int, int]], MaskSource], limit: int = 0, sheets: Path | None = None, only: str = ""
+) -> list[TrackScore]:
+    """Score a box-started mask source (made by `make(box)`) on the val clips with truths under `data` (only those
+    whose name contains `only`); with `sheets`, write a contact sheet per clip there."""
     val = data / "val"
     clips: list[tuple[str, list[np.ndarray], list[np.ndarray]]] = []
     for clip in sorted(p.name for p in (val / "Annotations").iterdir() if p.is_dir()):
-        clips.append((clip, *load_annotated_clip(val, clip, limit)))
+        if only in clip:
+            clips.append((clip, *load_annotated_clip(val, clip, limit)))
     coffee = val / "videos" / "04_coffee.mp4"
-    if coffee.exists():
+    if coffee.exists() and only in "04_coffee":
         clips.append(("04_coffee", *load_video_clip(coffee, blue_mug_truth, limit)))
     scores = []
     for clip, frames, truths in clips:
-        source = make(bbox(truths[0]))
+        source, masks = make(bbox(truths[0])), []
         try:
-            scores.append(score_source(clip, source, frames, truths))
+            scores.append(score_source(clip, source, frames, truths, masks))
         finally:
             source.close()
+        if sheets is not None:
+            contact_sheet(sheets / f"{clip}.png", frames, masks, truths)
     return scores
 
 
 def format_table(scores: Sequence[TrackScore]) -> str:
     """Markdown table of scores."""
     lines = [
-        "| clip | camera | frames | mean IoU | worst IoU | worst area / truth | ms/frame | followed by |",
-        "|---|---|---:|---:|---:|---:|---:|---|",
+        "| clip | camera | frames | mean IoU | worst IoU | worst area / truth | lost frames | ms/frame | followed by |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for s in scores:
         camera = "static" if s.clip in STATIC_CAMERA else "moving"
         lines.append(
-            f"| {s.clip} | {camera} | {s.frames} | {s.mean_iou:.3f} | {s.worst_iou:.3f} | {s.worst_area_ratio:.2f} | {s.ms_per_frame:.0f} | {s.mode} |"
+            f"| {s.clip} | {camera} | {s.frames} | {s.mean_iou:.3f} | {s.worst_iou:.3f} | {s.worst_area_ratio:.2f} | {s.lost} | {s.ms_per_frame:.0f} | {s.mode} |"
         )
     return "\n".join(lines)
 
@@ -148,8 +189,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("data", type=Path)
     parser.add_argument("--limit", type=int, default=0, help="frames per clip (0: all)")
     parser.add_argument("--no-segmenters", action="store_true", help="never follow with the person/hand segmenters")
+    parser.add_argument("--sheets", type=Path, help="folder for a contact sheet per clip (mask green, truth magenta)")
+    parser.add_argument("--only", default="", help="only the clips whose name contains this")
     args = parser.parse_args(argv)
-    scores = evaluate(args.data, lambda box: BoxTrackerSource(box, use_segmenters=not args.no_segmenters), args.limit)
+
+    def make(box: tuple[int, int, int, int]) -> BoxTrackerSource:
+        return BoxTrackerSource(box, use_segmenters=not args.no_segmenters)
+
+    scores = evaluate(args.data, make, args.limit, args.sheets, args.only)
     print(format_table(scores))
 
 

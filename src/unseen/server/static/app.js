@@ -271,7 +271,7 @@ function showHint(text) {
     hint.textContent = "Starting...";
   } else if (state.state === "lost") {
     hint.textContent = selection.kind === "box"
-      ? "Lost the object (it left the view?): draw the box again when it is back."
+      ? "Lost the object (it left the view or cannot be seen): it will be removed again when it comes back. Or draw a new box."
       : `No ${selection.names.join(", ")} in view.`;
   } else {
     hint.textContent = "Removing. Hold Before / after to compare; Clear selection to stop.";
