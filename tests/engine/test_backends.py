@@ -73,6 +73,22 @@ def test_auto_falls_back_to_eager_when_the_check_fails(cache, model, monkeypatch
     assert runner.name == "eager" and runner.precision == "bf16"
 
 
+def test_a_passed_self_check_of_an_exported_graph_is_recorded_and_skipped_after(tmp_path, model, monkeypatch):
+    if "openvino" not in installed_backends():
+        pytest.skip("OpenVINO not installed")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # a cache of its own: nothing recorded yet
+    cache = tmp_path
+    calls = []
+    real = backends.self_check
+    monkeypatch.setattr(backends, "self_check", lambda r, m: calls.append(r.name) or real(r, m))
+    assert auto_runner(model, bf16=True, threads=1).name == "openvino" and calls == ["openvino"]
+    assert len(list(cache.rglob("*.checked"))) == 1
+    assert auto_runner(model, bf16=True, threads=1).name == "openvino" and calls == ["openvino"]  # not checked again
+    monkeypatch.setitem(backends.TOLERANCE, "bf16", 0.05)  # another tolerance: another record, checked again
+    auto_runner(model, bf16=True, threads=1)
+    assert calls == ["openvino", "openvino"]
+
+
 def test_exported_graph_is_reused(tmp_path, model):
     first = step_graph_path(model, tmp_path)
     stamp = first.stat().st_mtime_ns
