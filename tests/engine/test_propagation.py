@@ -216,6 +216,14 @@ def mover_scene(t: int = 24, h: int = 120, w: int = 200):
     return np.stack(frames), hole
 
 
+def _guides(builder: GuideBuilder, frames: np.ndarray, hole: np.ndarray):
+    """(guide, confidence) of each frame, its pixels under the fixed hole zeroed first (as the engine sees them)."""
+    for f in frames:
+        shown = f.copy()
+        shown[hole] = 0
+        yield builder.step(shown, hole)
+
+
 @pytest.mark.parametrize("movers", [True, False])
 def test_a_mover_beside_the_hole_is_not_carried_into_it(movers):
     from unseen.engine.propagation import GuideConfig
@@ -223,10 +231,7 @@ def test_a_mover_beside_the_hole_is_not_carried_into_it(movers):
     frames, hole = mover_scene()
     builder = GuideBuilder(GuideConfig(movers=movers))
     stamped = 0
-    for f in frames:
-        shown = f.copy()
-        shown[hole] = 0
-        guide, confidence = builder.step(shown, hole)
+    for guide, confidence in _guides(builder, frames, hole):
         colourful = np.ptp(guide.astype(int), axis=2) > 60  # the background is grey, the disc is not
         stamped += int((hole & colourful & (confidence > 0)).sum())  # carried into the hole by the flow
     assert not builder.still
@@ -266,10 +271,7 @@ def test_the_hole_moves_with_the_background_when_its_ring_does_not(camera_model)
 
     frames, hole = framed_hole_scene()
     builder = GuideBuilder(GuideConfig(camera_model=camera_model))
-    for f in frames:
-        shown = f.copy()
-        shown[hole] = 0
-        guide, confidence = builder.step(shown, hole)
+    *_, (guide, confidence) = _guides(builder, frames, hole)
     assert not builder.still
     err = np.abs(guide[hole].astype(int) - frames[-1][hole]).mean()
     # measured: 3.0 grey levels with the background's homography as a candidate, 61.8 with the ring's alone
