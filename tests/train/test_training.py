@@ -188,3 +188,33 @@ def test_tensorboard_option(dataset_root, tmp_path):
         return
     train(config, progress=False)
     assert any((tmp_path / "tb" / "tb").iterdir())
+
+
+def test_a_stop_sent_to_the_whole_process_group_is_one_line(dataset_root, tmp_path):
+    """SIGTERM to the process group (data workers included): 'stopped by SIGTERM', exit 143, no traceback."""
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    config = tmp_path / "tiny.yaml"
+    config.write_text("model: tiny\n")
+    cmd = [sys.executable, "-m", "unseen", "train", str(config), f"out={out}", "steps=100000", "batch=1", "workers=1"]
+    cmd += ["threads=1", "checkpoint_every=1", f"data.roots=[{dataset_root / 'ytvos'}]", "data.height=32", "data.width=32"]
+    cmd += ["data.frames=3", "data.cache=false", "-q"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(
+        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
+    )
+    try:
+        deadline = time.time() + 300
+        while not (out / "last.ckpt").exists() and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.2)
+        assert proc.poll() is None, proc.stderr.read()[-2000:]
+        time.sleep(0.5)  # mid-run, workers busy
+        os.killpg(proc.pid, signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 128 + signal.SIGTERM, err[-2000:]
+    assert "stopped by SIGTERM" in err and "Traceback" not in err, err[-2000:]

@@ -77,6 +77,18 @@ def _ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
             be.copy_(bm)
 
 
+def _leave_stop_signals_to_the_main_process(_worker_id: int) -> None:
+    """In a data worker: ignore Ctrl-C, SIGTERM and SIGHUP. They reach the whole process group (a terminal's
+    Ctrl-C, `kill -- -PGID`, a job manager); the main process stops the run with one line and shuts the workers
+    down, whereas a worker killed by the signal would make the data loader raise in the middle of that."""
+    import signal
+
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is not None:
+            signal.signal(signum, signal.SIG_IGN)
+
+
 class Trainer:
     """Owns the models, optimizers and loop; every piece of state needed to resume lives here."""
 
@@ -273,6 +285,7 @@ class Trainer:
             num_workers=cfg.workers,
             persistent_workers=False,
             prefetch_factor=4 if cfg.workers else None,
+            worker_init_fn=_leave_stop_signals_to_the_main_process if cfg.workers else None,
         )
         log_path = self.out / "log.csv"
         board = None
