@@ -117,8 +117,10 @@ class OnlineInpainter(Inpainter):
         return max(8, round(width * s)), max(8, round(height * s))
 
     # -- one frame: prepare (sequential, causal) -> network -> finish ------------------------------
-    def _prepare(self, frame: np.ndarray, mask: np.ndarray) -> _Prep:
-        """Update the memory with this frame and decide what the network must do for it."""
+    def prepare(self, frame: np.ndarray, mask: np.ndarray) -> _Prep:
+        """Update the memory with this frame and decide what the network must do for it: the classical guide and
+        the plan, no network and no cache, so it may run one frame ahead of `push_prepared` in another thread (the
+        guide of frame t + 1 overlaps the network of frame t)."""
         height, width = mask.shape
         value, confidence = self.memory.step(frame, mask)
         from_memory = confidence >= 1.0 if self.memory.still else np.zeros_like(mask)
@@ -191,12 +193,7 @@ class OnlineInpainter(Inpainter):
         """uint8 RGB (H, W, 3) + bool hole (H, W) -> inpainted frame at full resolution (no added delay)."""
         if self.config.delay:
             raise RuntimeError("this engine has a delay: use push() and flush()")
-        return self.push_prepared(self._prepare(frame, mask))[0]
-
-    def prepare(self, frame: np.ndarray, mask: np.ndarray) -> _Prep:
-        """The classical guide and the plan for this frame (no network, no cache): may run one frame ahead of
-        `push_prepared` in another thread, so the guide of frame t + 1 overlaps the network of frame t."""
-        return self._prepare(frame, mask)
+        return self.push_prepared(self.prepare(frame, mask))[0]
 
     def push_prepared(self, prepared: object) -> list[np.ndarray]:
         """Run the network on a prepared frame (after `prepare`, in frame order)."""
@@ -222,7 +219,7 @@ class OnlineInpainter(Inpainter):
     # -- bounded delay: the network runs on k + 1 frames at once -----------------------------------
     def push(self, frame: np.ndarray, mask: np.ndarray) -> list[np.ndarray]:
         """Add a frame; returns the frames finished by it, in order (with delay k: up to k + 1 at a time)."""
-        return self.push_prepared(self._prepare(frame, mask))
+        return self.push_prepared(self.prepare(frame, mask))
 
     def flush(self) -> list[np.ndarray]:
         """Finish every frame still waiting (end of stream)."""
