@@ -44,7 +44,6 @@ class _Track:
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2, np.float32))
     missing: int = 0  # frames since the detector last saw it
     unseen: int = 0  # frames since the detector or the search last found it
-    found_by_search: int = 0
 
 
 def _chroma(rgb: np.ndarray) -> np.ndarray:
@@ -149,7 +148,6 @@ class LostHands:
             searching = self.config.search and prev_grey is not None
             blob = self._search(track, grey, prev_grey, frame, out_masks) if searching else None
             if blob is not None:
-                track.found_by_search += 1
                 track.unseen = 0
                 centre = _centre(blob)
                 track.velocity = centre - track.centre
@@ -182,7 +180,7 @@ class LostHands:
                 free.remove(best)
                 best.velocity = centre - best.centre
                 best.mask, best.side, best.area, best.centre = mask, side, area, centre
-                best.missing = best.unseen = best.found_by_search = 0
+                best.missing = best.unseen = 0
             matched.append(best)
         return {id(t) for t in matched}
 
