@@ -123,8 +123,9 @@ def load_inpainter(method: str = "model", weights="small", engine=None, **engine
 
     Model only: `weights` is a preset name, a .safetensors path or an already loaded `InpaintGenerator` (shared,
     e.g. by the live server's sessions); `engine` an `unseen.engine.online.EngineConfig`; `engine_options`
-    (delay, backend, threads, work_width, ...) replace fields of it (None: the defaults). `masks_lag=True`
-    (model and memory): the masks come from a tracker or segmenter and may miss the object's edge.
+    (delay, backend, threads, work_width, ...) replace fields of it (None: the defaults). `masks_lag=True`: the
+    masks come from a tracker or segmenter and may miss the object's edge (used by model and memory; the
+    methods without a memory have nothing to protect and ignore it).
     """
     from unseen.engine.registry import BACKENDS, METHODS
     from unseen.errors import UnseenError

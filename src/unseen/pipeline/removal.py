@@ -133,9 +133,8 @@ def run_remove(opts: RemoveOptions) -> RemoveReport:
         raise UnseenError("--delay must be between 0 and 16 frames")
     with open_frames(opts.input, opts.fps) as source:
         check_output_path(opts.out, opts.overwrite, inputs_of(opts), source.info.names)
-        lag = opts.masks is None and opts.method in ("model", "memory")  # tracked or segmented masks miss edges
-        inpainter = load_inpainter(
-            opts.method, opts.weights, delay=opts.delay, backend=opts.backend, threads=opts.threads, **({"masks_lag": True} if lag else {})
+        inpainter = load_inpainter(  # masks not from files are tracked or segmented: they may miss the object's edge
+            opts.method, opts.weights, delay=opts.delay, backend=opts.backend, threads=opts.threads, masks_lag=opts.masks is None
         )
         masks = build_mask_source(opts, source)
         try:

@@ -61,8 +61,7 @@ def inpainter_factory(config: LiveConfig) -> Callable[[], Inpainter]:
 
     if config.method != "model":
         load_inpainter(config.method, backend=config.backend, threads=config.threads)  # checks the settings now
-        lag = {"masks_lag": True} if config.method == "memory" else {}  # tracked masks miss edges: no ghosts
-        return lambda: load_inpainter(config.method, **lag)
+        return lambda: load_inpainter(config.method, masks_lag=True)  # the page's masks are tracked: no ghosts
     from unseen.model.checkpoint import load_generator
 
     if config.backend not in BACKENDS or config.threads < 0:

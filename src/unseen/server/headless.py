@@ -58,8 +58,8 @@ def run_headless(args, progress: bool) -> None:
         method=args.method, weights=args.weights, overwrite=args.overwrite, progress=progress,
         backend=args.backend, threads=args.threads,
     )  # fmt: skip
-    lag = {"masks_lag": True} if opts.masks is None and opts.method in ("model", "memory") else {}  # tracked masks
-    inpainter = load_inpainter(opts.method, opts.weights, backend=opts.backend, threads=opts.threads, **lag)
+    lag = opts.masks is None  # tracked or segmented masks may miss the object's edge
+    inpainter = load_inpainter(opts.method, opts.weights, backend=opts.backend, threads=opts.threads, masks_lag=lag)
     start = time.perf_counter()
     with open_stream(opts.input) as src:
         mask_source = build_mask_source(opts, src)
