@@ -30,7 +30,16 @@ from unseen.engine.inpainter import Inpainter
 from unseen.engine.registry import BACKENDS
 from unseen.errors import UnseenError
 from unseen.server.masks import MaskFactory, mask_factory
-from unseen.server.protocol import ProtocolError, check_box, decode_image, encode_result, parse_control, split_frame
+from unseen.server.protocol import (
+    ProtocolError,
+    check_box,
+    decode_frame,
+    decode_image,
+    encode_frame,
+    encode_result,
+    parse_control,
+    split_frame,
+)
 from unseen.server.session import LiveSession
 
 STATIC_DIR = Path(str(resources.files("unseen") / "server" / "static"))
@@ -104,7 +113,7 @@ def create_app(config: LiveConfig | None = None, make_inpainter: Callable[[], In
         if config.warm_up:
             loop = asyncio.get_running_loop()
             size = (config.work_width, config.work_height)
-            await asyncio.gather(*(loop.run_in_executor(workers, warm_up, make, size) for _ in range(os.cpu_count() or 1)))
+            await asyncio.gather(*(loop.run_in_executor(workers, warm_up, make, size) for _ in range(worker_count())))
             await loop.run_in_executor(workers, release_memory)
         yield
         workers.shutdown(wait=False, cancel_futures=True)
@@ -158,15 +167,18 @@ def engine_workers(threads: int = 0) -> ThreadPoolExecutor:
 
         torch.set_num_threads(threads or 1)
 
-    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="unseen-engine", initializer=init)
+    return ThreadPoolExecutor(max_workers=worker_count(), thread_name_prefix="unseen-engine", initializer=init)
+
+
+def worker_count() -> int:
+    """Engine worker threads of the server: one per CPU core."""
+    return os.cpu_count() or 1
 
 
 def warm_up(make: Callable[[], Inpainter], size: tuple[int, int], frames: int = 4) -> None:
     """A short session on a generated frame before the first client (in a worker thread): the engine's kernels,
     the JPEG codecs and the allocator's arenas are ready, so the first visit neither stalls nor raises the
     server's memory above what it then keeps."""
-    import cv2
-
     width, height = size
     ys, xs = np.mgrid[0:height, 0:width]
     frame = np.stack([(xs * 3) % 256, (ys * 5) % 256, ((xs + ys) * 2) % 256], axis=-1).astype(np.uint8)
@@ -174,8 +186,8 @@ def warm_up(make: Callable[[], Inpainter], size: tuple[int, int], frames: int = 
     inpainter = make()
     for k in range(frames):
         shifted = np.roll(hole, 4 * k, axis=1)
-        ok, jpeg = cv2.imencode(".jpg", frame)
-        out = inpainter.step(decode_image(jpeg.tobytes()) if ok else frame, shifted)
+        _, received = decode_frame(encode_frame(k, frame))  # the page's JPEG round trip
+        out = inpainter.step(received, shifted)
         encode_result({"id": k}, out[: height // 2, : width // 2], shifted[: height // 2, : width // 2])
 
 
