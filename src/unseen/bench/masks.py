@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -52,27 +53,36 @@ def mask_speed_rows(frames: Sequence[np.ndarray], classes: Sequence[str] = ("per
     return rows
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """Print the rows for a video (or a generated clip) at 640x480."""
+def bench_frames(video: str | Path | None, count: int, back_and_forth: bool = False) -> list[np.ndarray]:
+    """`count` uint8 RGB frames at 640x480: a video's first ones (with `back_and_forth`, the whole video played
+    forward and back until `count`: no jump that would restart the trackers), or a generated clip without one."""
     import cv2
 
+    if video is None:
+        from unseen.datasets.synthetic import moving_object_scene
+
+        return list(moving_object_scene(count, 480, 640, seed=0).frames)
+    from unseen.io.frames import open_frames
+
+    frames = []
+    with open_frames(video) as source:
+        for frame in source:
+            frames.append(cv2.resize(frame, (640, 480), interpolation=cv2.INTER_AREA))
+            if len(frames) >= count and not back_and_forth:
+                break
+    if back_and_forth:
+        cycle = frames + frames[-2:0:-1]
+        frames = (cycle * (count // len(cycle) + 1))[:count]
+    return frames
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Print the rows for a video (or a generated clip) at 640x480."""
     parser = argparse.ArgumentParser(prog="python -m unseen.bench.masks")
     parser.add_argument("video", nargs="?", help="a video or frame folder (resized to 640x480)")
     parser.add_argument("--frames", type=int, default=100)
     args = parser.parse_args(argv)
-    if args.video:
-        from unseen.io.frames import open_frames
-
-        frames = []
-        with open_frames(args.video) as source:
-            for frame in source:
-                frames.append(cv2.resize(frame, (640, 480), interpolation=cv2.INTER_AREA))
-                if len(frames) >= args.frames:
-                    break
-    else:
-        from unseen.datasets.synthetic import moving_object_scene
-
-        frames = list(moving_object_scene(args.frames, 480, 640, seed=0).frames)
+    frames = bench_frames(args.video, args.frames)
     for row in mask_speed_rows(frames):
         print(f"{row.name:24s} {row.p50_ms:7.1f} ms p50 {row.p95_ms:7.1f} ms p95 {row.fps:7.1f} fps  ({row.note})")
 

@@ -415,22 +415,10 @@ def _mask_rows(data: str | None, load: int, classes: list[str]) -> list[SpeedRow
     """The built-in mask sources per 640x480 frame: on a val webcam clip with a person, hands and a face
     (asl-hungry, played back and forth) when `data` has it, else on a generated clip; with `load`, again beside
     busy processes."""
-    import cv2
-
-    from unseen.bench.masks import mask_speed_rows
+    from unseen.bench.masks import bench_frames, mask_speed_rows
 
     clip = Path(data) / "val" / "videos" / "asl-hungry.mkv" if data else None
-    if clip is not None and clip.exists():
-        from unseen.io.frames import open_frames
-
-        with open_frames(clip) as source:
-            frames = [cv2.resize(f, (640, 480), interpolation=cv2.INTER_AREA) for f in source]
-        frames = frames + frames[-2:0:-1]  # back and forth: no jump that would restart the trackers
-        frames = (frames * 3)[:130]
-    else:
-        from unseen.datasets.synthetic import moving_object_scene
-
-        frames = list(moving_object_scene(130, 480, 640, seed=0).frames)
+    frames = bench_frames(clip if clip is not None and clip.exists() else None, 130, back_and_forth=True)
     rows = mask_speed_rows(frames, classes)
     if load:
         with BusyLoad(load):
