@@ -14,22 +14,27 @@ import numpy as np
 from unseen.server.protocol import decode_result, encode_frame
 
 
-async def _client(url: str, frames: np.ndarray, box: list[int], seconds: float) -> list[float]:
-    """One simulated camera: one frame in flight, next frame as soon as the result arrives; returns latencies (s)."""
+async def _client(url: str, frames: np.ndarray, box: list[int], seconds: float, inflight: int = 1) -> list[float]:
+    """One simulated camera keeping `inflight` frames in flight (the next is sent as a reply arrives);
+    returns the round trips (s)."""
     import websockets
 
     latencies = []
+    sent: dict[int, float] = {}
     async with websockets.connect(url, max_size=None, compression=None) as ws:
         await ws.send(json.dumps({"type": "select", "box": box}))
         end = time.perf_counter() + seconds
         i = 0
-        while time.perf_counter() < end:
-            start = time.perf_counter()
-            await ws.send(encode_frame(i + 1, frames[i % len(frames)]))
+        while True:
+            while len(sent) < inflight and time.perf_counter() < end:
+                i += 1
+                sent[i] = time.perf_counter()
+                await ws.send(encode_frame(i, frames[i % len(frames)]))
+            if not sent:
+                break
             header, _, _ = decode_result(await ws.recv())
-            assert header["id"] == i + 1
-            latencies.append(time.perf_counter() - start)
-            i += 1
+            assert header["id"] == min(sent) and header["dropped"] == 0
+            latencies.append(time.perf_counter() - sent.pop(header["id"]))
     return latencies[3:]  # the first frames include the tracker's initial segmentation
 
 
@@ -76,24 +81,26 @@ def run_live_bench(
     work, k = _work_frames(frames, (480, 288))
     work_box = [round(v * k) for v in box]
     print(f"live server on {what}; protocol clients send {work.shape[2]}x{work.shape[1]} JPEGs as the page does")
-    print("| clients | fps per client | total fps | p50 ms | p95 ms |")
-    print("|---:|---:|---:|---:|---:|")
+    print("| clients | frames in flight | fps per client | total fps | p50 ms | p95 ms |")
+    print("|---:|---:|---:|---:|---:|---:|")
     with serve_in_process(["--weights", weights]) as server:
         time.sleep(1.0)
         idle = process_rss_mb(server.pid)
         peak = idle
         ws_url = server.url.replace("http://", "ws://") + "ws"
-        for n in clients:
+        for n, inflight in [(n, k) for n in clients for k in ((1, 2) if n == 1 else (1,))]:
 
-            async def many(n: int = n) -> list[list[float]]:
-                return await asyncio.gather(*(_client(ws_url, work, work_box, seconds) for _ in range(n)))
+            async def many(n: int = n, inflight: int = inflight) -> list[list[float]]:
+                return await asyncio.gather(*(_client(ws_url, work, work_box, seconds, inflight) for _ in range(n)))
 
+            start = time.perf_counter()
             results = asyncio.run(many())
+            elapsed = time.perf_counter() - start
             peak = max(peak, process_rss_mb(server.pid))
             lat = np.concatenate([np.array(r) for r in results]) * 1000
-            per_client = np.mean([len(r) / sum(r) for r in results])
+            per_client = np.mean([(len(r) + 3) / elapsed for r in results])
             print(
-                f"| {n} | {per_client:.1f} | {per_client * n:.1f} | {np.percentile(lat, 50):.0f} | {np.percentile(lat, 95):.0f} |",
+                f"| {n} | {inflight} | {per_client:.1f} | {per_client * n:.1f} | {np.percentile(lat, 50):.0f} | {np.percentile(lat, 95):.0f} |",
                 flush=True,
             )
         if browser:

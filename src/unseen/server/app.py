@@ -1,8 +1,10 @@
 """The live ASGI app: the page, and a WebSocket per client running its own mask source and engine.
 
-Flow control: the page keeps one frame in flight; on the server a "newest frame wins" slot sits
-between the receiver and the worker, so frames that would queue are dropped, never buffered, and
-latency stays flat when the server is slower than the camera.
+Flow control: the page keeps one or two frames in flight; on the server a "newest frame wins" slot sits
+between the receiver and the stages, so frames that would queue are dropped, never buffered, and
+latency stays flat when the server is slower than the camera. Each frame goes through two stages (see
+`session.py`): the mask and the engine's guide of frame t + 1 run in one worker thread while the network
+of frame t runs in another, so with two frames in flight one client keeps both cores busy.
 
 Threads: the event loop owns the main thread, so frames are processed in worker threads, one per CPU
 core, each running torch single-threaded by default. Measured on a 2-core CPU, torch with 2 OpenMP
@@ -40,7 +42,7 @@ from unseen.server.protocol import (
     parse_control,
     split_frame,
 )
-from unseen.server.session import LiveSession
+from unseen.server.session import LiveSession, Prepared
 
 STATIC_DIR = Path(str(resources.files("unseen") / "server" / "static"))
 
@@ -201,10 +203,22 @@ def release_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-def run_frame(session: LiveSession, frame_id: int, data: bytes, dropped: int) -> bytes:
-    """Decode one frame, run it through the session and encode the reply (in a worker thread)."""
-    result = session.process(frame_id, decode_image(data))
-    header = {"id": result.frame_id, "ms": round(result.ms, 2), "dropped": dropped, "state": result.state, "applied": result.applied}
+def run_front(session: LiveSession, frame_id: int, data: bytes) -> Prepared:
+    """Decode one frame and run the session's first stage: controls, mask, the engine's guide (in a worker thread)."""
+    return session.front(frame_id, decode_image(data))
+
+
+def run_back(session: LiveSession, item: Prepared, dropped: int) -> bytes:
+    """The session's second stage (the network) and the encoded reply (in a worker thread)."""
+    result = session.back(item)
+    header = {
+        "id": result.frame_id,
+        "ms": round(result.ms, 2),
+        "stage": round(result.stage_ms, 2),
+        "dropped": dropped,
+        "state": result.state,
+        "applied": result.applied,
+    }
     if result.error:
         header["error"] = result.error
     if result.box is None:
@@ -214,16 +228,25 @@ def run_frame(session: LiveSession, frame_id: int, data: bytes, dropped: int) ->
 
 
 async def serve_client(websocket, session: LiveSession, workers: ThreadPoolExecutor) -> None:
-    """Receive frames into a newest-wins slot while a worker processes the latest one and replies.
+    """Receive frames into a newest-wins slot; a front task runs the first stage of the newest frame while a back
+    task runs the second stage of the frame before it and replies, in order.
 
-    Control messages are checked here and queued in the session, which applies them in the worker between
-    frames. A malformed message closes this connection with 1003 (1009: too large) and a reason.
+    The front stage starts a frame only once the back stage has taken the one before, so at most one frame waits
+    between them. Control messages are checked here and queued in the session, which applies them in the front
+    stage with the engine idle. A malformed message closes this connection with 1003 (1009: too large) and a reason.
     """
     from starlette.websockets import WebSocketDisconnect
 
     slot: dict = {"item": None, "dropped": 0}
     ready = asyncio.Event()
-    running: list[Future] = []
+    handoff: asyncio.Queue = asyncio.Queue()
+    running: set[Future] = set()
+
+    async def in_worker(fn, *args):
+        future = workers.submit(fn, *args)
+        running.add(future)
+        future.add_done_callback(running.discard)
+        return await asyncio.wrap_future(future)
 
     async def receive() -> None:
         while True:
@@ -247,29 +270,24 @@ async def serve_client(websocket, session: LiveSession, workers: ThreadPoolExecu
                 slot["item"] = item
                 ready.set()
 
-    def start_next() -> Future | None:
-        item, slot["item"] = slot["item"], None
-        ready.clear()
-        if item is None:
-            return None
-        running[:] = [workers.submit(run_frame, session, *item, slot["dropped"])]
-        return running[0]
-
-    async def work() -> None:
-        future = None
+    async def front() -> None:
         while True:
-            if future is None:
-                await ready.wait()
-                future = start_next()
-                continue
-            reply = await asyncio.wrap_future(future)
-            future = start_next()  # the next frame starts before this reply goes out (a page with two in flight)
-            await websocket.send_bytes(reply)
+            await ready.wait()
+            await handoff.join()  # the back stage has taken the frame before: prepare the newest one now
+            item, slot["item"] = slot["item"], None
+            ready.clear()
+            if item is not None:
+                await handoff.put((await in_worker(run_front, session, *item), slot["dropped"]))
 
-    receiver = asyncio.create_task(receive())
-    worker = asyncio.create_task(work())
+    async def back() -> None:
+        while True:
+            item, dropped = await handoff.get()
+            handoff.task_done()  # taken: the front stage may start the next frame beside this one
+            await websocket.send_bytes(await in_worker(run_back, session, item, dropped))
+
+    tasks = {asyncio.create_task(receive()), asyncio.create_task(front()), asyncio.create_task(back())}
     try:
-        done, _ = await asyncio.wait({receiver, worker}, return_when=asyncio.FIRST_EXCEPTION)
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         for task in done:
             exc = task.exception()
             if isinstance(exc, ProtocolError):
@@ -280,8 +298,8 @@ async def serve_client(websocket, session: LiveSession, workers: ThreadPoolExecu
                     await websocket.close(code=1011, reason="internal error")
                 raise exc
     finally:
-        receiver.cancel()
-        worker.cancel()
-        while running and not running[0].done():  # the worker thread still holds the session: let it finish
+        for task in tasks:
+            task.cancel()
+        while any(not future.done() for future in list(running)):  # worker threads still hold the session
             await asyncio.sleep(0.01)
         session.close()

@@ -1,4 +1,4 @@
-"""The live WebSocket protocol: small, binary, one frame in flight.
+"""The live WebSocket protocol: small, binary, one or two frames in flight.
 
 Client -> server
 - text JSON control messages: `{"type": "select", "box": [x, y, w, h]}` (finite numbers, pixels of
@@ -8,12 +8,13 @@ Client -> server
 - binary frames: 4-byte little-endian frame id, then a JPEG/WebP/PNG image at the working resolution.
 
 Server -> client (binary): 4-byte little-endian header length, a JSON header
-`{"id", "x", "y", "w", "h", "patch_bytes", "mask_bytes", "ms", "dropped", "state", "applied"}`, then
+`{"id", "x", "y", "w", "h", "patch_bytes", "mask_bytes", "ms", "stage", "dropped", "state", "applied"}`, then
 the inpainted region as JPEG and its hole mask as PNG (white, the hole in the alpha channel; both
 w x h, at the position x, y of the frame the client sent). A frame with nothing to remove gets a
 header with `"empty": true` and no payload. `state` is "idle" (nothing selected), "removing" or
 "lost" (a selection whose object is not in view); `applied` counts the control messages applied
-before this frame; an `"error"` field says the server hit a problem and dropped the selection.
+before this frame; `ms` is the server's work on this frame and `stage` the longer of its two stages (the
+pace of a client with two frames in flight); an `"error"` field says the server hit a problem and dropped the selection.
 
 A malformed message closes its connection with 1003 (1009 when too large) and a reason; the 9th
 client is accepted and closed with 1013 "too many clients".

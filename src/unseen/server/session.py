@@ -1,14 +1,23 @@
 """One live client's state: its mask source and its online engine, plus the result region to send back.
 
-Only the worker thread touches the state: control messages from the page are queued (`request`) and
-applied in order at the start of the next `process`, so a "clear" can never empty the engine's cache
-while the network is stepping it. A change of selection also resets the engine: its background
-memory holds the newly selected object as background (it was not a hole until now).
+A frame goes through two stages, which the server runs in two worker threads so that the mask and the
+engine's classical guide of frame t + 1 (`front`) overlap the network of frame t (`back`):
+
+    front: control messages, mask source, dilation, the engine's `prepare` (its memory; frames in order)
+    back:  the engine's `push_prepared` (network, cache, composite), the region to send (frames in order)
+
+The two halves of the engine touch disjoint state (its memory / its network cache). Anything that resets the
+engine (a control message from the page, a new frame size, a failed step) takes `engine_lock`, which the back
+stage holds while it steps, so a "clear" can never empty the network's cache while the network is stepping it.
+Control messages are queued by the event loop (`request`) and applied in order by the next front stage. A
+change of selection also resets the engine: its background memory holds the newly selected object as
+background (it was not a hole until now).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -37,6 +46,7 @@ class Result:
     state: str = "idle"  # idle | removing | lost
     applied: int = 0  # control messages applied before this frame
     error: str | None = None  # a problem that dropped the selection (the connection stays up)
+    stage_ms: float = 0.0  # the longer of the two stages (the pipeline's pace when frames overlap)
 
 
 def hole_region(mask: np.ndarray, pad: int = 2) -> tuple[int, int, int, int] | None:
@@ -48,6 +58,22 @@ def hole_region(mask: np.ndarray, pad: int = 2) -> tuple[int, int, int, int] | N
     x0, y0 = max(0, xs.min() - pad), max(0, ys.min() - pad)
     x1, y1 = min(w, xs.max() + 1 + pad), min(h, ys.max() + 1 + pad)
     return int(x0), int(y0), int(x1 - x0), int(y1 - y0)
+
+
+@dataclass
+class Prepared:
+    """A frame between the two stages."""
+
+    frame_id: int
+    start: float
+    inpainter: Inpainter | None  # the engine that prepared it (None: nothing to run)
+    prepared: object = None
+    region: tuple[int, int, int, int] | None = None
+    mask: np.ndarray | None = None
+    state: str = "idle"
+    applied: int = 0
+    error: str | None = None
+    front_ms: float = 0.0
 
 
 class LiveSession:
@@ -63,7 +89,9 @@ class LiveSession:
         self.size: tuple[int, int] | None = None  # (width, height) of the last frame
         self.state = "idle"
         self.applied = 0
-        self.requests: deque[dict] = deque()  # appended by the event loop, consumed by the worker
+        self.failed = False  # the back stage failed: the next front stage drops the selection and the engine
+        self.requests: deque[dict] = deque()  # appended by the event loop, consumed by the front stage
+        self.engine_lock = threading.Lock()  # held by the back stage while it steps, and by anything resetting
 
     def request(self, control: dict) -> None:
         """Queue a parsed control message; it applies before the next frame is processed (any thread)."""
@@ -75,7 +103,7 @@ class LiveSession:
         self.source, self.boxed, self.state = None, False, "idle"
 
     def _apply(self, control: dict, width: int, height: int) -> None:
-        """One control message, in the worker, between frames."""
+        """One control message, in the front stage, with the engine idle."""
         self._drop_source()
         if self.inpainter is not None:
             self.inpainter.reset()
@@ -88,47 +116,84 @@ class LiveSession:
         self.applied += 1
 
     def process(self, frame_id: int, frame: np.ndarray) -> Result:
-        """Apply queued control messages, then run one uint8 RGB (H, W, 3) frame; the result holds the region
-        around the hole, or nothing. Errors other than protocol errors drop the selection and are reported."""
+        """Both stages of one uint8 RGB (H, W, 3) frame, one after the other."""
+        return self.back(self.front(frame_id, frame))
+
+    def front(self, frame_id: int, frame: np.ndarray) -> Prepared:
+        """Stage one (frames in order; may overlap `back` of the frame before): apply queued control messages, make
+        the mask and the engine's guide. Errors other than protocol errors drop the selection and are reported."""
         start = time.perf_counter()
         h, w = frame.shape[:2]
         error = None
-        if self.size != (w, h):  # a new stream size: start over (a box means nothing at another size)
-            if self.boxed:
-                self._drop_source()
-                error = f"the video size changed to {w}x{h}: draw the box again"
-            if self.inpainter is not None:
-                self.inpainter.reset()
-            self.size = (w, h)
-        while self.requests:
-            self._apply(self.requests.popleft(), w, h)
+        if self.failed or self.size != (w, h) or self.requests:
+            with self.engine_lock:  # the engine is idle from here on: it may be reset
+                if self.failed:
+                    self._drop_source()
+                    self.inpainter, self.failed = None, False  # a fresh engine next time: nothing of the failed state survives
+                if self.size != (w, h):  # a new stream size: start over (a box means nothing at another size)
+                    if self.boxed:
+                        self._drop_source()
+                        error = f"the video size changed to {w}x{h}: draw the box again"
+                    if self.inpainter is not None:
+                        self.inpainter.reset()
+                    self.size = (w, h)
+                while self.requests:
+                    self._apply(self.requests.popleft(), w, h)
+        item = Prepared(frame_id, start, None, state=self.state, applied=self.applied, error=error)
         if self.source is None:
-            return self._result(frame_id, start, error=error)
+            return self._timed(item)
         try:
             mask = dilate(self.source(frame), self.dilation)
-            region = hole_region(mask)
-            if region is None:
-                self.state = "lost"
-                if self.inpainter is not None:
-                    self.inpainter.step(frame, mask)  # the engine keeps learning the background
-                return self._result(frame_id, start)
-            self.state = "removing"
+            item.region = hole_region(mask)
+            self.state = item.state = "lost" if item.region is None else "removing"
             if self.inpainter is None:
+                if item.region is None:
+                    return self._timed(item)
                 self.inpainter = self.make_inpainter()
-            out = self.inpainter.step(frame, mask)
+            item.inpainter, item.mask = self.inpainter, mask
+            item.prepared = self.inpainter.prepare(frame, mask)  # a lost object: the engine keeps learning the background
         except ProtocolError:
             raise
         except Exception:
             log.exception("live: frame %d failed; the selection is dropped", frame_id)
-            self._drop_source()
-            self.inpainter = None  # a fresh engine next time: nothing of the failed state survives
-            return self._result(frame_id, start, error="the server failed on this video: the selection was dropped, draw it again")
-        x, y, rw, rh = region
-        return self._result(frame_id, start, region, out[y : y + rh, x : x + rw], mask[y : y + rh, x : x + rw])
+            self.failed = True
+            item.inpainter, item.region, item.state = None, None, "idle"
+            item.error = "the server failed on this video: the selection was dropped, draw it again"
+        return self._timed(item)
 
-    def _result(self, frame_id: int, start: float, region=None, patch=None, mask=None, error: str | None = None) -> Result:
-        ms = (time.perf_counter() - start) * 1000
-        return Result(frame_id, region, patch, mask, ms, self.state, self.applied, error)
+    def back(self, item: Prepared) -> Result:
+        """Stage two (frames in order, after their `front`): the engine's network and the region to send back."""
+        start = time.perf_counter()
+        if item.inpainter is None:
+            return self._result(item, start)
+        with self.engine_lock:
+            if self.failed or item.inpainter is not self.inpainter:  # prepared by an engine that has failed since
+                item.region, item.state = None, "idle"
+                return self._result(item, start)
+            try:
+                (out,) = item.inpainter.push_prepared(item.prepared)
+            except Exception:
+                log.exception("live: frame %d failed; the selection is dropped", item.frame_id)
+                self.failed = True
+                item.region, item.state = None, "idle"
+                item.error = "the server failed on this video: the selection was dropped, draw it again"
+                return self._result(item, start)
+        if item.region is None:
+            return self._result(item, start)
+        x, y, rw, rh = item.region
+        return self._result(item, start, out[y : y + rh, x : x + rw], item.mask[y : y + rh, x : x + rw])
+
+    @staticmethod
+    def _timed(item: Prepared) -> Prepared:
+        item.front_ms = (time.perf_counter() - item.start) * 1000
+        return item
+
+    @staticmethod
+    def _result(item: Prepared, start: float, patch=None, mask=None) -> Result:
+        back_ms = (time.perf_counter() - start) * 1000
+        region = item.region if patch is not None else None
+        ms, stage_ms = item.front_ms + back_ms, max(item.front_ms, back_ms)
+        return Result(item.frame_id, region, patch, mask, ms, item.state, item.applied, item.error, stage_ms)
 
     def close(self) -> None:
         """Release the mask source and the engine (call when no frame is being processed)."""

@@ -21,12 +21,13 @@ video.playsInline = true;
 video.loop = true;
 
 const params = new URLSearchParams(location.search);
-// A second frame in flight lets the page capture and encode while the server works (throughput up to the server's
-// own rate), but each frame then also waits for the one before it: it is used only while that keeps the round trip
-// within LATENCY_BUDGET ms. ?inflight=1 or 2 fixes it.
+// A second frame in flight lets the page capture and encode while the server works, and the server run the mask and
+// guide of one frame beside the network of the one before (two stages, two cores): throughput up to the slower
+// stage's rate. Each frame then also waits for the stage ahead of it, so two are used only while that keeps the
+// round trip within LATENCY_BUDGET ms. ?inflight=1 or 2 fixes it.
 const FIXED_IN_FLIGHT = Number(params.get("inflight") || 0);
 const LATENCY_BUDGET = 100;
-let serverAvg = 1000, pageAvg = 0; // ms, moving averages
+let serverAvg = 1000, stageAvg = 1000, pageAvg = 0; // ms, moving averages (server: both stages; stage: the slower)
 const FEATHER = 2; // px of soft edge just outside the hole
 const work = document.createElement("canvas"); // the frame at working resolution, as sent
 const workCtx = work.getContext("2d");
@@ -167,7 +168,7 @@ async function pump() {
 
 function maxInFlight() {
   if (FIXED_IN_FLIGHT) return FIXED_IN_FLIGHT;
-  return 2 * serverAvg + pageAvg <= LATENCY_BUDGET ? 2 : 1;
+  return serverAvg + stageAvg + pageAvg <= LATENCY_BUDGET ? 2 : 1;
 }
 
 async function onResult(buffer) {
@@ -242,6 +243,8 @@ function measure(entry, header, decodeMs) {
   state.serverMs = header.ms;
   state.pageMs = entry.pageMs + decodeMs;
   serverAvg = serverAvg === 1000 ? header.ms : 0.9 * serverAvg + 0.1 * header.ms;
+  const stage = header.stage ?? header.ms;
+  stageAvg = stageAvg === 1000 ? stage : 0.9 * stageAvg + 0.1 * stage;
   pageAvg = 0.9 * pageAvg + 0.1 * state.pageMs;
   state.inFlight = maxInFlight();
   state.dropped = header.dropped;
