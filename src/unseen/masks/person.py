@@ -53,8 +53,9 @@ class PersonSegmenter:
             self.task = None
 
 
-def hysteresis_mask(conf: np.ndarray, high: float, low: float, previous: np.ndarray | None = None) -> np.ndarray:
-    """Bool (H, W): pixels above `high`, plus pixels above `low` connected to one of them or inside `previous`."""
+def hysteresis_mask(conf: np.ndarray, high: float, low: float, previous: np.ndarray | None = None, min_area: int = 0) -> np.ndarray:
+    """Bool (H, W): pixels above `high`, plus pixels above `low` connected to one of them or inside `previous`;
+    connected parts smaller than `min_area` pixels are dropped (one labelling does both)."""
     import cv2
 
     sure = conf >= high
@@ -62,11 +63,13 @@ def hysteresis_mask(conf: np.ndarray, high: float, low: float, previous: np.ndar
     if previous is not None and previous.shape == conf.shape:
         sure |= maybe & previous
     if not maybe.any():
-        return sure
-    n, labels = cv2.connectedComponents(maybe.astype(np.uint8))
+        return sure if min_area <= 1 else np.zeros_like(sure)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(maybe.astype(np.uint8))
     keep = np.zeros(n, bool)
     keep[np.unique(labels[sure])] = True
     keep[0] = False
+    if min_area > 1:  # the kept parts are whole parts of `maybe`: their areas are these
+        keep &= stats[:, cv2.CC_STAT_AREA] >= min_area
     return keep[labels]
 
 
@@ -85,7 +88,7 @@ class PersonMaskSource(MaskSource):
         """This frame's person mask before the temporal hold: bool (H, W)."""
         import cv2
 
-        from unseen.masks.hygiene import fill_small_holes, remove_small
+        from unseen.masks.hygiene import fill_small_holes
 
         cfg = self.config
         conf = self.segmenter(frame)
@@ -96,8 +99,7 @@ class PersonMaskSource(MaskSource):
             conf = cv2.resize(conf, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
         if cfg.blur > 1:
             conf = cv2.blur(conf, (cfg.blur, cfg.blur))
-        mask = hysteresis_mask(conf, cfg.high, cfg.low, self.previous)
-        mask = remove_small(mask, int(cfg.min_area * mask.size))
+        mask = hysteresis_mask(conf, cfg.high, cfg.low, self.previous, int(cfg.min_area * conf.size))
         mask = fill_small_holes(mask, int(cfg.max_hole * mask.size))
         self.previous = mask
         if scale < 1.0:
