@@ -68,3 +68,29 @@ class CleanMaskSource(MaskSource):
 
     def close(self) -> None:
         self.inner.close()
+
+
+class ScaledMaskSource(MaskSource):
+    """Runs another source on frames scaled to (width, height) and scales its masks back to each frame's size
+    (a tracker's per-pixel work falls with the square of the scale; its masks are smooth at the object's scale)."""
+
+    def __init__(self, inner: MaskSource, size: tuple[int, int]) -> None:
+        self.inner, self.size = inner, size
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        import cv2
+
+        h, w = frame.shape[:2]
+        if (w, h) == self.size:
+            return self.inner(frame)
+        mask = self.inner(cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA))
+        return cv2.resize(mask.view(np.uint8) * np.uint8(255), (w, h), interpolation=cv2.INTER_LINEAR) >= 128
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def fit_pixels(width: int, height: int, pixels: int) -> tuple[int, int]:
+    """(width, height) scaled down to at most `pixels` pixels, keeping the aspect; unchanged if already small enough."""
+    scale = min(1.0, (pixels / (width * height)) ** 0.5)
+    return max(1, round(width * scale)), max(1, round(height * scale))
