@@ -166,3 +166,24 @@ def test_builtin_factory_rejects_coco_names():
 
     with pytest.raises(UnseenError, match="built-in classes"):
         builtin_mask_source("bottle")
+
+
+@pytest.mark.parametrize("name", ["person", "hand", "face"])
+def test_the_bundled_models_start_without_writing_to_stderr(name):
+    """MediaPipe's C++ side prints TFLite/absl notes straight to fd 2 while its graphs start: a user must not see them
+    (a fresh process, since they are printed once per process)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np\n"
+        "from unseen.masks.builtin import builtin_mask_source\n"
+        f"s = builtin_mask_source({name!r})\n"
+        "frame = np.full((240, 320, 3), 128, np.uint8)\n"
+        "for _ in range(3):\n"
+        "    assert s(frame).shape == (240, 320)\n"
+        "s.close()\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-800:]
+    assert run.stderr == "", run.stderr[-800:]

@@ -6,9 +6,12 @@ source is made, so importing `unseen` stays light.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import sys
 import zipfile
+from collections.abc import Iterator
 from importlib.resources import files
 from pathlib import Path
 
@@ -52,6 +55,25 @@ def vision_api():
             f"the built-in person/hand/face masks need the 'mediapipe' package ({exc}); pip install 'mediapipe==0.10.31'"
         ) from None
     return tasks
+
+
+@contextlib.contextmanager
+def quiet_native_logs() -> Iterator[None]:
+    """Silence what MediaPipe's C++ side writes straight to the process's stderr (TFLite's "Created XNNPACK delegate",
+    absl's pre-initialisation warnings, calculator notes: 4-5 lines of noise per run) while its graphs start and first
+    run. Set UNSEEN_NATIVE_LOGS=1 to see them. Python's own errors are raised after the block, never lost."""
+    if os.environ.get("UNSEEN_NATIVE_LOGS"):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as sink:
+            os.dup2(sink.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def mp_image(frame: np.ndarray):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import numpy as np
 
-from unseen.masks.bundled import FACE_MODEL, VideoClock, model_path, mp_image, vision_api
+from unseen.masks.bundled import FACE_MODEL, VideoClock, model_path, mp_image, quiet_native_logs, vision_api
 from unseen.masks.source import MaskSource
 
 
@@ -33,14 +34,18 @@ class FaceMaskSource(MaskSource):
             running_mode=vision.RunningMode.VIDEO,
             min_detection_confidence=self.config.min_score,
         )
-        self.task = vision.FaceDetector.create_from_options(options)
+        with quiet_native_logs():
+            self.task = vision.FaceDetector.create_from_options(options)
         self.clock = VideoClock(fps)
+        self.started = False  # the graph's first run writes notes to stderr
         self.last: list[tuple[float, float, float, float]] = []
         self.missing = 0
 
     def boxes(self, frame: np.ndarray) -> list[tuple[float, float, float, float]]:
         """Face boxes (x, y, w, h) in frame pixels; the last ones for a few frames if the detector drops them."""
-        result = self.task.detect_for_video(mp_image(frame), self.clock.tick())
+        with quiet_native_logs() if not self.started else contextlib.nullcontext():
+            result = self.task.detect_for_video(mp_image(frame), self.clock.tick())
+        self.started = True
         found = [(d.bounding_box.origin_x, d.bounding_box.origin_y, d.bounding_box.width, d.bounding_box.height) for d in result.detections]
         if found:
             self.last, self.missing = [tuple(map(float, b)) for b in found], 0

@@ -7,11 +7,12 @@ then grown by a margin, so a near hand and a far hand get the same fit.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import numpy as np
 
-from unseen.masks.bundled import VideoClock, hand_task_bytes, mp_image, vision_api
+from unseen.masks.bundled import VideoClock, hand_task_bytes, mp_image, quiet_native_logs, vision_api
 from unseen.masks.source import MaskSource
 
 WRIST, MIDDLE_MCP = 0, 9
@@ -120,12 +121,17 @@ class HandLandmarks:
             min_hand_presence_confidence=cfg.min_presence,
             min_tracking_confidence=cfg.min_tracking,
         )
-        self.task = vision.HandLandmarker.create_from_options(options)
+        with quiet_native_logs():
+            self.task = vision.HandLandmarker.create_from_options(options)
         self.clock = VideoClock(fps)
+        self.started = False  # the graph's first run writes notes to stderr (the landmark model's first run, at the
+        # first hand found, adds one more line; muting every call until then could swallow other threads' errors)
 
     def __call__(self, frame: np.ndarray) -> list[Hand]:
         h, w = frame.shape[:2]
-        result = self.task.detect_for_video(mp_image(frame), self.clock.tick())
+        with quiet_native_logs() if not self.started else contextlib.nullcontext():
+            result = self.task.detect_for_video(mp_image(frame), self.clock.tick())
+        self.started = True
         hands = []
         for k, marks in enumerate(result.hand_landmarks):
             points = np.array([(m.x * w, m.y * h) for m in marks], np.float32)

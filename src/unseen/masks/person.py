@@ -5,11 +5,12 @@ Good for people near the camera (a webcam, a streamer); it misses most small, fa
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import numpy as np
 
-from unseen.masks.bundled import PERSON_MODEL, VideoClock, model_path, mp_image, vision_api
+from unseen.masks.bundled import PERSON_MODEL, VideoClock, model_path, mp_image, quiet_native_logs, vision_api
 from unseen.masks.source import MaskSource
 
 
@@ -38,11 +39,15 @@ class PersonSegmenter:
             output_confidence_masks=True,
             output_category_mask=False,
         )
-        self.task = vision.ImageSegmenter.create_from_options(options)
+        with quiet_native_logs():
+            self.task = vision.ImageSegmenter.create_from_options(options)
         self.clock = VideoClock(fps)
+        self.started = False  # the graph's first run writes notes to stderr
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
-        result = self.task.segment_for_video(mp_image(frame), self.clock.tick())
+        with quiet_native_logs() if not self.started else contextlib.nullcontext():
+            result = self.task.segment_for_video(mp_image(frame), self.clock.tick())
+        self.started = True
         conf = result.confidence_masks[-1].numpy_view()
         return np.array(conf.reshape(frame.shape[:2]), np.float32)
 
