@@ -25,7 +25,9 @@ def test_a_box_on_hd_frames_is_tracked_at_the_smaller_size():
     box = (int(xs.min()) - 16, int(ys.min()) - 16, int(xs.max() - xs.min()) + 33, int(ys.max() - ys.min()) + 33)
     seen: list[tuple[int, int]] = []
 
-    source = build_masks(MaskSpec(box=box, dilate=0, box_segmenters=False), SourceInfo(width=size[0], height=size[1], fps=25.0, frame_count=12))
+    source = build_masks(
+        MaskSpec(box=box, dilate=0, box_segmenters=False), SourceInfo(width=size[0], height=size[1], fps=25.0, frame_count=12)
+    )
     scaled = source
     while not isinstance(scaled, ScaledMaskSource):
         scaled = scaled.inner

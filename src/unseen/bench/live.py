@@ -88,7 +88,7 @@ def run_live_bench(
         idle = process_rss_mb(server.pid)
         peak = idle
         ws_url = server.url.replace("http://", "ws://") + "ws"
-        for n, inflight in [(n, k) for n in clients for k in ((1, 2) if n == 1 else (1,))]:
+        for n, inflight in [(c, k) for c in clients for k in ((1, 2) if c == 1 else (1,))]:
 
             async def many(n: int = n, inflight: int = inflight) -> list[list[float]]:
                 return await asyncio.gather(*(_client(ws_url, work, work_box, seconds, inflight) for _ in range(n)))
