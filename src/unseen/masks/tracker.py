@@ -700,7 +700,7 @@ class BoxTrackerSource(MaskSource):
             return out
         # nothing reaches further than the margin from the prediction (the band is at most the margin), and the
         # clean-up's closing 4 px more: all of it is worked out in that window, to the same pixels
-        win = _around(box, cfg.margin + 4, pred.shape)
+        win = _around(box, max(r, cfg.margin) + 4, pred.shape)
         pred, frame = pred[win], frame[win]
         oy, ox = win[0].start, win[1].start
         p8 = pred.view(np.uint8)
