@@ -22,7 +22,9 @@ def test_mean_abs_diff_is_numpys_mean_bit_for_bit(shape):
     # a window of the frame (a strided view) too
     if min(shape) > 4:
         win = np.s_[2:-1, 3:-2]
-        assert np.array_equal(_mean_abs_diff(frame[win], background[win]), np.abs(frame[win].astype(np.float32) - background[win]).mean(axis=2))
+        assert np.array_equal(
+            _mean_abs_diff(frame[win], background[win]), np.abs(frame[win].astype(np.float32) - background[win]).mean(axis=2)
+        )
 
 
 def test_mean_abs_diff_on_a_real_warped_background():
@@ -47,7 +49,9 @@ def test_dilation_around_the_mask_is_the_whole_frames(radius, iterations):
     for mask in masks:
         want = cv2.dilate(mask.astype(np.uint8), kernel, iterations=iterations) > 0
         assert np.array_equal(_dilate(mask, kernel, iterations), want)
-    assert np.array_equal(_dilate(masks[0], np.ones((15, 15), np.uint8)), cv2.dilate(masks[0].astype(np.uint8), np.ones((15, 15), np.uint8)) > 0)
+    assert np.array_equal(
+        _dilate(masks[0], np.ones((15, 15), np.uint8)), cv2.dilate(masks[0].astype(np.uint8), np.ones((15, 15), np.uint8)) > 0
+    )
 
 
 def test_bounds_are_the_true_pixels_box():
