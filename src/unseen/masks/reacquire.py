@@ -48,6 +48,10 @@ class Appearance:
         self.patch: np.ndarray | None = None  # float32 RGB (h, w, 3): the frame inside the object's bounding box
         self.silhouette: np.ndarray | None = None  # bool (h, w): the object inside that box
         self.pending: tuple[np.ndarray, np.ndarray] | None = None  # (frame, mask) of a candidate template
+        # what the searches derive from the template alone, kept until the template changes: the silhouette's
+        # centroid (x, y) and, per template size (w, h), the template, its (eroded) silhouette and that as weights
+        self._centroid: tuple[float, float] | None = None
+        self._sized: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     @property
     def known(self) -> bool:
@@ -67,6 +71,28 @@ class Appearance:
         y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
         self.patch = frame[y0:y1, x0:x1].astype(np.float32)
         self.silhouette = mask[y0:y1, x0:x1].copy()
+        self._centroid, self._sized = None, {}
+
+    def _template(self, tw: int, th: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The template resized to tw x th: float32 RGB, its silhouette (uint8, eroded by a pixel unless tiny: its
+        edge holds background) and that silhouette as float32 weights for the three channels."""
+        import cv2
+
+        key = (tw, th)
+        if key not in self._sized:
+            template = cv2.resize(self.patch, (tw, th), interpolation=cv2.INTER_AREA)
+            sil = cv2.resize(self.silhouette.astype(np.uint8), (tw, th), interpolation=cv2.INTER_NEAREST)
+            if min(tw, th) >= 8:
+                sil = cv2.erode(sil, np.ones((3, 3), np.uint8))
+            self._sized[key] = (template, sil, np.repeat(sil[..., None], 3, axis=2).astype(np.float32))
+        return self._sized[key]
+
+    def _silhouette_centroid(self) -> tuple[float, float]:
+        """Mean x and mean y of the remembered silhouette's pixels (in its box)."""
+        if self._centroid is None:
+            sy, sx = np.nonzero(self.silhouette)
+            self._centroid = (sx.mean(), sy.mean())
+        return self._centroid
 
     def propose(self, frame: np.ndarray, mask: np.ndarray) -> None:
         """Keep the object under `mask` as a candidate template, used once `confirm` is called (after more
@@ -94,9 +120,9 @@ class Appearance:
             return None
         h, w = frame.shape[:2]
         shrink = float(min(1.0, np.sqrt(self.config.template_pixels / max(1.0, self.area))))
-        sy, sx = np.nonzero(self.silhouette)
+        mx, my = self._silhouette_centroid()
         ph, pw = self.silhouette.shape
-        x0, y0 = round(centre[0] - sx.mean()) - radius, round(centre[1] - sy.mean()) - radius
+        x0, y0 = round(centre[0] - mx) - radius, round(centre[1] - my) - radius
         x1, y1 = x0 + pw + 2 * radius, y0 + ph + 2 * radius
         if x0 < 0 or y0 < 0 or x1 > w or y1 > h:
             return None
@@ -104,18 +130,14 @@ class Appearance:
         tw, th = max(3, round(pw * shrink)), max(3, round(ph * shrink))
         if tw >= window.shape[1] or th >= window.shape[0]:
             return None
-        template = cv2.resize(self.patch, (tw, th), interpolation=cv2.INTER_AREA)
-        sil = cv2.resize(self.silhouette.astype(np.uint8), (tw, th), interpolation=cv2.INTER_NEAREST)
-        if min(tw, th) >= 8:
-            sil = cv2.erode(sil, np.ones((3, 3), np.uint8))
+        template, sil, weights = self._template(tw, th)
         if sil.sum() < 6:
             return None
-        weights = np.repeat(sil[..., None], 3, axis=2).astype(np.float32)
         sq = cv2.matchTemplate(window, template, cv2.TM_SQDIFF, mask=weights)
         by, bx = np.unravel_index(int(np.argmin(sq)), sq.shape)
         rms = np.sqrt(np.maximum(sq, 0) / (3 * sil.sum()))
         at = min(rms.shape[0] - 1, round(radius * shrink)), min(rms.shape[1] - 1, round(radius * shrink))
-        found = np.array([x0 + bx / shrink + sx.mean(), y0 + by / shrink + sy.mean()])
+        found = np.array([x0 + bx / shrink + mx, y0 + by / shrink + my])
         return found, float(rms[by, bx]), float(rms[at])
 
     def search(self, frame: np.ndarray) -> Match | None:
@@ -143,14 +165,10 @@ class Appearance:
             tw, th = max(3, round(pw * k)), max(3, round(ph * k))
             if tw >= padded.shape[1] or th >= padded.shape[0]:
                 continue
-            template = cv2.resize(self.patch, (tw, th), interpolation=cv2.INTER_AREA)
-            sil = cv2.resize(self.silhouette.astype(np.uint8), (tw, th), interpolation=cv2.INTER_NEAREST)
-            if min(tw, th) >= 8:  # the silhouette's edge holds background: leave it out
-                sil = cv2.erode(sil, np.ones((3, 3), np.uint8))
+            template, sil, weights = self._template(tw, th)  # the silhouette's edge (background) left out
             count = float(sil.sum())
             if count < 6:
                 continue
-            weights = np.repeat(sil[..., None], 3, axis=2).astype(np.float32)
             # squared differences over the silhouette's pixels inside the frame: all of them, minus those
             # that fall on the padding (where the frame is 0 they add the template's own square)
             sq = cv2.matchTemplate(padded, template, cv2.TM_SQDIFF, mask=weights)

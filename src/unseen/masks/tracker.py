@@ -116,6 +116,52 @@ def _fill_holes(mask: np.ndarray) -> np.ndarray:
     return m > 0
 
 
+def _u8(mask: np.ndarray) -> np.ndarray:
+    """A mask as 0/1 uint8 for OpenCV: a view of a bool mask (no copy), else a copy."""
+    return mask.view(np.uint8) if mask.dtype == bool else (mask != 0).astype(np.uint8)
+
+
+def _bounds(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(x0, y0, x1, y1) of the True pixels of a bool (H, W) mask, or None when it has none."""
+    import cv2
+
+    x, y, w, h = cv2.boundingRect(_u8(mask))
+    return None if w == 0 else (x, y, x + w, y + h)
+
+
+def _around(box: tuple[int, int, int, int], reach: int, shape: tuple[int, ...]) -> tuple[slice, slice]:
+    """The (rows, cols) slices of a box (x0, y0, x1, y1) grown by `reach` px on every side, clipped to an image of `shape`."""
+    x0, y0, x1, y1 = box
+    return slice(max(0, y0 - reach), min(shape[0], y1 + reach)), slice(max(0, x0 - reach), min(shape[1], x1 + reach))
+
+
+def _dilate(mask: np.ndarray, kernel: np.ndarray, iterations: int = 1) -> np.ndarray:
+    """cv2.dilate of a bool (H, W) mask by a centred kernel, as bool: the same result as over the whole image, computed
+    only in the mask's box grown by the kernel's reach (nothing beyond it can change)."""
+    import cv2
+
+    out = np.zeros(mask.shape, bool)
+    box = _bounds(mask)
+    if box is None:
+        return out
+    win = _around(box, max(kernel.shape) // 2 * iterations, mask.shape)
+    out[win] = cv2.dilate(_u8(mask[win]), kernel, iterations=iterations) > 0
+    return out
+
+
+def _mean_abs_diff(frame: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """Mean over the channels of |frame - background| (uint8 or float32 RGB (H, W, 3) against float32), float32 (H, W).
+
+    Bit for bit what np.abs(frame.astype(np.float32) - background).mean(axis=2) gives (each difference, then
+    (c0 + c1) + c2, then / 3, each step rounded to float32; tests/masks/test_tracker_windows.py checks it), at a
+    twentieth of the cost.
+    """
+    import cv2
+
+    total = cv2.transform(cv2.absdiff(frame.astype(np.float32, copy=False), background), np.ones((1, 3)))
+    return total.reshape(frame.shape[:2]) / np.float32(3)
+
+
 def visible_share(centre: np.ndarray, size: np.ndarray, width: int, height: int) -> float:
     """Share of a box of `size` (w, h) around `centre` (x, y), pixels, that lies inside a width x height frame."""
     bw, bh = max(1.0, float(size[0])), max(1.0, float(size[1]))
@@ -127,7 +173,9 @@ def visible_share(centre: np.ndarray, size: np.ndarray, width: int, height: int)
 
 def _extent(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Centroid (x, y), bounding-box size (w, h) and the box's centre relative to the centroid, of a non-empty bool mask."""
-    ys, xs = np.nonzero(mask)
+    bx0, by0, bx1, by1 = _bounds(mask)
+    ys, xs = np.nonzero(mask[by0:by1, bx0:bx1])
+    xs, ys = xs + bx0, ys + by0
     x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
     centroid = np.array([xs.mean(), ys.mean()])
     return centroid, np.array([x1 - x0, y1 - y0], np.float64), np.array([(x0 + x1) / 2, (y0 + y1) / 2]) - centroid
@@ -347,14 +395,14 @@ class BoxTrackerSource(MaskSource):
         import cv2
 
         assert self.prev_grey is not None and self.mask is not None
-        ys, xs = np.nonzero(self.mask)
-        if len(ys) == 0:
+        box = _bounds(self.mask)
+        if box is None:
             return None
         # work in a window around the object (corners, pyramids and flow cost follow the area scanned); the
         # margin covers the largest motion the 4-level pyramid follows
         m = self.config.flow_margin
-        y0, x0 = max(0, ys.min() - m), max(0, xs.min() - m)
-        y1, x1 = ys.max() + 1 + m, xs.max() + 1 + m
+        y0, x0 = max(0, box[1] - m), max(0, box[0] - m)
+        y1, x1 = box[3] + m, box[2] + m
         before, after = self.prev_grey[y0:y1, x0:x1], grey[y0:y1, x0:x1]
         pts = cv2.goodFeaturesToTrack(before, self.config.max_points, 0.01, 3, mask=self.mask[y0:y1, x0:x1].astype(np.uint8))
         if pts is None or len(pts) < 4:
@@ -389,7 +437,7 @@ class BoxTrackerSource(MaskSource):
 
         if self.bg is None:
             return
-        outside = cv2.dilate(self.mask.astype(np.uint8), np.ones((15, 15), np.uint8)) > 0
+        outside = _dilate(self.mask, np.ones((15, 15), np.uint8))
         matrix = global_motion(self.prev_grey, grey, outside)
         if matrix is None:
             self.bg_known[:] = False
@@ -408,12 +456,12 @@ class BoxTrackerSource(MaskSource):
         # few pixels, the object's own pixels must not become 'background' (the mask could never catch up)
         cfg = self.config
         guard = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * cfg.margin + 1,) * 2)
-        outside = ~(cv2.dilate(fg.astype(np.uint8), guard) > 0)
+        outside = ~_dilate(fg, guard)
         if self.lost and self.prev_grey is not None and self.last_seen is not None:
             # with no mask, only still pixels away from where the object was last seen (it may come back,
             # and a background learnt while it is away is the evidence that finds its silhouette)
-            outside &= np.abs(grey.astype(np.int16) - self.prev_grey) < cfg.still
-            outside &= ~(cv2.dilate(self.last_seen.astype(np.uint8), guard) > 0)
+            outside &= cv2.absdiff(grey, self.prev_grey) < cfg.still
+            outside &= ~_dilate(self.last_seen, guard)
         if self.bg is None:
             self.bg = frame.astype(np.float32)
             self.bg_known = outside.copy()
@@ -422,9 +470,12 @@ class BoxTrackerSource(MaskSource):
         # how much each known pixel of the scene changes from frame to frame (compression, leaves in the wind),
         # each change clipped so that something passing by does not count as noise for long
         again = outside & self.bg_known
-        change = np.minimum(np.abs(frame.astype(np.float32) - self.bg).mean(axis=2), cfg.bg_match)
-        self.bg_noise[again] += cfg.noise_rate * (change[again] - self.bg_noise[again])
-        np.copyto(self.bg, frame, where=outside[..., None])
+        pixels = frame.astype(np.float32)
+        change = np.minimum(_mean_abs_diff(pixels, self.bg), cfg.bg_match)
+        # (the same float32 steps as updating only those pixels, computed for all and copied where they apply)
+        updated = self.bg_noise + np.float32(cfg.noise_rate) * (change - self.bg_noise)
+        self.bg_noise = cv2.copyTo(updated, again.view(np.uint8), self.bg_noise)
+        self.bg = cv2.copyTo(pixels, outside.view(np.uint8), self.bg)
         self.bg_known |= outside
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
@@ -491,9 +542,15 @@ class BoxTrackerSource(MaskSource):
         """Object colours from the mask's eroded core, surroundings' from a ring just outside it."""
         import cv2
 
+        box = _bounds(mask)
+        if box is None:  # nothing to learn from
+            return
         r = self._band(mask.sum())
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-        m = mask.astype(np.uint8)
+        # all of it happens within 4 r of the mask: there, and only there (the same pixels in the same order)
+        win = _around(box, 4 * r, mask.shape)
+        mask, frame = mask[win], frame[win]
+        m = mask.view(np.uint8)
         core = cv2.erode(m, kernel) > 0
         near = cv2.dilate(m, kernel) > 0
         ring = (cv2.dilate(m, kernel, iterations=4) > 0) & ~near
@@ -513,8 +570,7 @@ class BoxTrackerSource(MaskSource):
         if self.contrast < cfg.colour_contrast:
             return None
         h, w = pred.shape
-        ys, xs = np.nonzero(pred)
-        x0, y0, x1, y1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
+        x0, y0, x1, y1 = _bounds(pred)
         m = cfg.margin + int(round(self.speed))
         wx0, wy0, wx1, wy1 = max(0, x0 - m), max(0, y0 - m), min(w, x1 + m), min(h, y1 + m)
         p = self.colours.object_probability(frame[wy0:wy1, wx0:wx1].reshape(-1, 3)).reshape(wy1 - wy0, wx1 - wx0)
@@ -620,7 +676,7 @@ class BoxTrackerSource(MaskSource):
         """The person's or hand's silhouettes that overlap the prediction, within reach of it."""
         import cv2
 
-        reach = cv2.dilate(pred.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (6 * r + 1, 6 * r + 1))) > 0
+        reach = _dilate(pred, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (6 * r + 1, 6 * r + 1)))
         fg = np.zeros_like(pred)
         found = self.follower.silhouettes(frame)
         for sil, _ in found:
@@ -638,42 +694,50 @@ class BoxTrackerSource(MaskSource):
         import cv2
 
         cfg = self.config
-        h, w = grey.shape
-        core = cv2.erode(pred.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0
-        if self.bg is not None and self.flow_points < cfg.min_flow_points:
+        out = np.zeros(grey.shape, bool)
+        box = _bounds(pred)
+        if box is None:
+            return out
+        # nothing reaches further than the margin from the prediction (the band is at most the margin), and the
+        # clean-up's closing 4 px more: all of it is worked out in that window, to the same pixels
+        win = _around(box, max(r, cfg.margin) + 4, pred.shape)
+        pred, frame = pred[win], frame[win]
+        oy, ox = win[0].start, win[1].start
+        p8 = pred.view(np.uint8)
+        core = cv2.erode(p8, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0
+        known = None if self.bg is None else self.bg_known[win]
+        if known is not None and self.flow_points < cfg.min_flow_points:
             # a remembered background is evidence of its own: where it is known around the object, the mask may
             # move by the full margin when the flow could not place it (a fast or textureless object the flow
             # missed, frames dropped by a busy live server); the colour veto and the area guard still apply.
             # When the flow placed it, the band stays narrow: a lookalike walking past differs from the
             # background too, and would be taken in
-            wide = cv2.dilate(pred.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * cfg.margin + 1,) * 2)) > 0
-            if self.bg_known[wide].mean() > cfg.subtract_coverage:
+            wide = cv2.dilate(p8, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * cfg.margin + 1,) * 2)) > 0
+            if known[wide].mean() > cfg.subtract_coverage:
                 r = cfg.margin
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-        ring = cv2.dilate(pred.astype(np.uint8), kernel) > 0
-        labels = np.full((h, w), cv2.GC_BGD, np.uint8)
+        ring = cv2.dilate(p8, kernel) > 0
+        labels = np.full(pred.shape, cv2.GC_BGD, np.uint8)
         labels[ring] = cv2.GC_PR_BGD
         labels[pred] = cv2.GC_PR_FGD
-        ys, xs = np.nonzero(ring)
-        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-        if self.bg is not None:
+        x0, y0, x1, y1 = _bounds(ring)
+        if known is not None:
             # the difference to the remembered background, only where it is used (inside the ring's box)
-            diff = np.full((h, w), 255.0, np.float32)
-            diff[y0:y1, x0:x1] = np.abs(frame[y0:y1, x0:x1].astype(np.float32) - self.bg[y0:y1, x0:x1]).mean(axis=2)
-            known = self.bg_known
+            diff = np.full(pred.shape, 255.0, np.float32)
+            diff[y0:y1, x0:x1] = _mean_abs_diff(frame[y0:y1, x0:x1], self.bg[oy + y0 : oy + y1, ox + x0 : ox + x1])
             labels[ring & known & (diff < cfg.bg_match)] = cv2.GC_BGD
             labels[ring & known & (diff > cfg.fg_differ)] = cv2.GC_FGD
         labels[core & (labels != cv2.GC_BGD)] = cv2.GC_FGD
-        fg = np.zeros((h, w), bool)
-        if self.bg is not None and self.bg_known[ring].mean() > cfg.subtract_coverage:
+        fg = np.zeros(pred.shape, bool)
+        if known is not None and known[ring].mean() > cfg.subtract_coverage:
             # a still camera has shown the background around the object: the difference is the object
             # inside the flow's prediction a pixel is background only if it matches the remembered one closely;
             # where the background was never seen, the prediction stands
-            exact = np.clip(cfg.noise_factor * self.bg_noise, cfg.bg_exact, cfg.bg_match)  # above the scene's own noise
+            exact = np.clip(cfg.noise_factor * self.bg_noise[win], cfg.bg_exact, cfg.bg_match)  # above the scene's own noise
             differs = (diff > cfg.bg_match) | (pred & (diff > exact))
-            fg[ring] = np.where(self.bg_known[ring], differs[ring], pred[ring])
+            fg[ring] = np.where(known[ring], differs[ring], pred[ring])
             fg[core] = True
-            fg = cv2.morphologyEx(fg.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
+            fg = cv2.morphologyEx(fg.view(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
         else:
             fg[y0:y1, x0:x1] = _grabcut(frame[y0:y1, x0:x1], labels[y0:y1, x0:x1], cfg.grabcut_iters)
         # a pixel the prediction did not hold joins only if it looks like the object (another moving thing
@@ -686,4 +750,5 @@ class BoxTrackerSource(MaskSource):
         held = fg & pred
         if held.any():
             fg[held] = self.colours.object_probability(frame[held]) > cfg.drop_below
-        return _clean(fg, pred, cfg.min_piece)
+        out[win] = _clean(fg, pred, cfg.min_piece)
+        return out
