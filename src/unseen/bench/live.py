@@ -33,7 +33,8 @@ async def _client(url: str, frames: np.ndarray, box: list[int], seconds: float, 
             if not sent:
                 break
             header, _, _ = decode_result(await ws.recv())
-            assert header["id"] == min(sent) and header["dropped"] == 0
+            for skipped in [i for i in sent if i < header["id"]]:  # replaced by a newer frame before it started:
+                del sent[skipped]  # no reply comes for it (as the page does)
             latencies.append(time.perf_counter() - sent.pop(header["id"]))
     return latencies[3:]  # the first frames include the tracker's initial segmentation
 
