@@ -124,3 +124,29 @@ def test_openvino_missing_is_a_user_error(model, monkeypatch):
 
     with pytest.raises(UnseenError, match="pip install"):
         make_runner(model, "openvino", True)
+
+
+def test_runners_are_built_one_at_a_time(monkeypatch, model):
+    """The live server builds its workers' engines in parallel threads; OpenVINO compilations sharing the model cache
+    at once could hang an inference for good, so building is serialised per process (auto nests builds: no deadlock)."""
+    import threading
+    import time
+
+    inside, overlaps = [0], [0]
+    real_init = backends.EagerRunner.__init__
+
+    def slow_init(self, model, bf16):
+        inside[0] += 1
+        overlaps[0] += inside[0] > 1
+        time.sleep(0.05)
+        inside[0] -= 1
+        real_init(self, model, bf16)
+
+    monkeypatch.setattr(backends.EagerRunner, "__init__", slow_init)
+    monkeypatch.setattr(backends, "AUTO_ORDER", ("eager",))
+    threads = [threading.Thread(target=backends.make_runner, args=(model, kind, False)) for kind in ("eager", "auto", "eager", "auto")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads) and overlaps[0] == 0

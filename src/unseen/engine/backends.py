@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,11 @@ AUTO_ORDER = ("openvino", "eager")  # fastest first; `auto` takes the first inst
 DEFAULT_THREADS = 1  # intra-op threads when the user gives 0
 # largest |difference| from eager fp32 of the output (in [-1, 1]) on the self-check input; bf16 rounds to ~3 digits
 TOLERANCE = {"fp32": 2e-3, "bf16": 6e-2}
+
+
+# Runners are built one at a time in a process: two OpenVINO compilations sharing the model cache at once (the live
+# server warming both of its workers) left an inference hanging for good in about 1 start in 10; built in turn, 0 in 34.
+_BUILDING = threading.RLock()  # auto builds its candidates through make_runner
 
 
 def resolve_threads(threads: int) -> int:
@@ -213,7 +219,12 @@ def self_check(runner, model: InpaintGenerator) -> float:
 
 
 def make_runner(model: InpaintGenerator, backend: str, bf16: bool, threads: int = 0):
-    """A step runner for `backend` (auto, eager, compile, onnx or openvino)."""
+    """A step runner for `backend` (auto, eager, compile, onnx or openvino); one is built at a time per process."""
+    with _BUILDING:
+        return _build_runner(model, backend, bf16, threads)
+
+
+def _build_runner(model: InpaintGenerator, backend: str, bf16: bool, threads: int):
     if backend == "auto":
         return auto_runner(model, bf16, threads)
     if backend == "eager":
