@@ -86,6 +86,11 @@ class TrackerConfig:
     appearance: AppearanceConfig = field(default_factory=AppearanceConfig)
 
 
+GRABCUT_PIXELS = 8_000  # GrabCut runs on at most this many pixels (a 90x90 window); larger windows are scaled down
+# (davis-dog at 480x270: 30-55 ms per GrabCut on its 140x210 window, on a busy machine; the live page then fell to a
+# few frames per second and the tracker lost the dog between them)
+
+
 def _grabcut(frame: np.ndarray, init: np.ndarray, iters: int) -> np.ndarray:
     """GrabCut with an initial label map (cv2.GC_*); returns bool foreground.
 
@@ -98,12 +103,22 @@ def _grabcut(frame: np.ndarray, init: np.ndarray, iters: int) -> np.ndarray:
     labels = init.copy()
     if not ((labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)).any() or not ((labels == cv2.GC_BGD) | (labels == cv2.GC_PR_BGD)).any():
         return (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
+    h, w = labels.shape
+    scale = min(1.0, (GRABCUT_PIXELS / (h * w)) ** 0.5)
+    if scale < 1.0:  # a large object: GrabCut on a smaller copy (its cost grows with the pixels), seeds kept exact
+        size = (max(8, round(w * scale)), max(8, round(h * scale)))
+        frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+        labels = cv2.resize(labels, size, interpolation=cv2.INTER_NEAREST)
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     try:
         cv2.grabCut(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), labels, None, bgd, fgd, iters, cv2.GC_INIT_WITH_MASK)
     except cv2.error:
         return (init == cv2.GC_FGD) | (init == cv2.GC_PR_FGD)
-    return (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
+    fg = (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
+    if scale < 1.0:
+        fg = cv2.resize(_u8(fg) * np.uint8(255), (w, h), interpolation=cv2.INTER_LINEAR) >= 128
+        fg = (fg | (init == cv2.GC_FGD)) & (init != cv2.GC_BGD)
+    return fg
 
 
 def _fill_holes(mask: np.ndarray) -> np.ndarray:
