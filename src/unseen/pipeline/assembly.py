@@ -72,12 +72,10 @@ def build_masks(spec: MaskSpec, info) -> MaskSource:
 
         text = spec.box if isinstance(spec.box, str) else ",".join(str(v) for v in spec.box)
         check_at(spec.at, info.frame_count)
-        box = parse_box(text, info.width, info.height)
-        size = fit_pixels(info.width, info.height, TRACK_PIXELS)
-        if size != (info.width, info.height):  # HD and larger: the tracker follows a scaled copy of the frames
-            sx, sy = size[0] / info.width, size[1] / info.height
-            x, y, w, h = box
-            box = (round(x * sx), round(y * sy), max(4, round(w * sx)), max(4, round(h * sy)))
+        x, y, w, h = parse_box(text, info.width, info.height)
+        size = fit_pixels(info.width, info.height, TRACK_PIXELS)  # HD and larger: the tracker follows a scaled copy
+        sx, sy = size[0] / info.width, size[1] / info.height
+        box = (round(x * sx), round(y * sy), max(4, round(w * sx)), max(4, round(h * sy)))
         inner = BoxTrackerSource(box, start=spec.at, use_segmenters=spec.box_segmenters)
         if size != (info.width, info.height):
             inner = ScaledMaskSource(inner, size)

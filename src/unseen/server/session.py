@@ -155,10 +155,8 @@ class LiveSession:
         except ProtocolError:
             raise
         except Exception:
-            log.exception("live: frame %d failed; the selection is dropped", frame_id)
-            self.failed = True
-            item.inpainter, item.region, item.state = None, None, "idle"
-            item.error = "the server failed on this video: the selection was dropped, draw it again"
+            self._fail(item)
+            item.inpainter = None
         return self._timed(item)
 
     def back(self, item: Prepared) -> Result:
@@ -173,15 +171,20 @@ class LiveSession:
             try:
                 (out,) = item.inpainter.push_prepared(item.prepared)
             except Exception:
-                log.exception("live: frame %d failed; the selection is dropped", item.frame_id)
-                self.failed = True
-                item.region, item.state = None, "idle"
-                item.error = "the server failed on this video: the selection was dropped, draw it again"
+                self._fail(item)
                 return self._result(item, start)
         if item.region is None:
             return self._result(item, start)
         x, y, rw, rh = item.region
         return self._result(item, start, out[y : y + rh, x : x + rw], item.mask[y : y + rh, x : x + rw])
+
+    def _fail(self, item: Prepared) -> None:
+        """A stage failed on this frame (call inside `except`): report it; the next front stage drops the selection
+        and the engine."""
+        log.exception("live: frame %d failed; the selection is dropped", item.frame_id)
+        self.failed = True
+        item.region, item.state = None, "idle"
+        item.error = "the server failed on this video: the selection was dropped, draw it again"
 
     @staticmethod
     def _timed(item: Prepared) -> Prepared:
