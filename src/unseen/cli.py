@@ -208,7 +208,7 @@ def _add_engine_args(p: argparse.ArgumentParser) -> None:
         "--backend",
         default="auto",
         choices=["auto", "eager", "compile", "onnx", "openvino"],
-        help="model backend (default auto: OpenVINO bf16 if installed and it passes a self-check, else torch eager bf16)",
+        help="model backend (default auto: the fastest installed one that passes a self-check: OpenVINO, else torch eager; bf16 only where the CPU has it natively, else ONNX Runtime before eager fp32)",
     )
     p.add_argument(
         "--threads",

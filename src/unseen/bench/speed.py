@@ -67,11 +67,12 @@ class NaiveModel(Inpainter):
     name = "model-naive"
 
     def __init__(self, weights: str, bf16: bool = True) -> None:
+        from unseen.engine.backends import native_bf16
         from unseen.engine.memory import BackgroundMemory
         from unseen.model.checkpoint import load_generator
 
         self.model = load_generator(weights)
-        self.bf16 = bf16
+        self.bf16 = bf16 and native_bf16()
         self.frames: list[np.ndarray] = []
         self.masks: list[np.ndarray] = []
         self.guides: list[np.ndarray] = []
@@ -288,7 +289,7 @@ def run_speed_bench(
     from tqdm import tqdm
 
     from unseen.datasets.synthetic import moving_object_scene
-    from unseen.engine.backends import installed_backends, resolve_threads
+    from unseen.engine.backends import installed_backends, native_bf16, resolve_threads
     from unseen.engine.online import EngineConfig
     from unseen.masks.hygiene import dilate
     from unseen.pipeline import load_inpainter
@@ -312,7 +313,7 @@ def run_speed_bench(
         return partial(load_inpainter, "model", weights, cfg)
 
     def precision(backend: str) -> str:
-        return "fp32" if backend == "onnx" else "bf16"
+        return "bf16" if backend != "onnx" and native_bf16() else "fp32"
 
     n = warmup + frames
     plan: list[tuple[str, Callable[[], Inpainter], np.ndarray, np.ndarray, str]] = [
@@ -323,7 +324,7 @@ def run_speed_bench(
             lambda: NaiveModel(weights),
             clip[: warmup + naive_frames],
             holes[: warmup + naive_frames],
-            "bf16",
+            precision("eager"),
         ),
     ]
     for backend in backends:
@@ -338,11 +339,17 @@ def run_speed_bench(
             engine("eager", threads=2),
             clip[:short],
             holes[:short],
-            "bf16; 2 intra-op threads",
+            f"{precision('eager')}; 2 intra-op threads",
         )
     )
     plan.append(
-        ("engine, eager, network every frame, delay 3 (batches of 4)", engine("eager", delay=3), clip, holes, "bf16; +3 frames latency")
+        (
+            "engine, eager, network every frame, delay 3 (batches of 4)",
+            engine("eager", delay=3),
+            clip,
+            holes,
+            f"{precision('eager')}; +3 frames latency",
+        )
     )
     hd_clip, hd_holes = _scaled(clip[: warmup + hd_frames], holes[: warmup + hd_frames], (1280, 720))
     plan.append((f"engine, {best}, network every frame, 1280x720 input", engine(best), hd_clip, hd_holes, "incl. full-res compositing"))

@@ -1,7 +1,9 @@
 """Ways to run one generator step: torch eager, torch.compile, ONNX Runtime, OpenVINO. Same signature as `step_tensors`.
 
-`auto` takes the fastest installed backend (order measured by `unseen bench speed` on a 2-core AVX-512 CPU:
-OpenVINO bf16, then torch eager bf16) that passes a self-check against eager fp32 at start-up.
+`auto` takes the fastest installed backend that passes a self-check against eager fp32 at start-up, in an order
+measured by `unseen models --time`: on a CPU with native bfloat16 (AVX-512 or AMX; a 2-core Xeon) OpenVINO bf16,
+then torch eager bf16; on one without (AVX2 only; a 2-core EPYC, where torch's emulated bf16 is 15x slower than
+fp32) OpenVINO fp32, ONNX Runtime, then eager fp32. bf16 is never used where the CPU lacks it.
 
 Threads: the default is one intra-op thread. On a 2-core machine with one core busy elsewhere, two OpenMP
 threads spin-wait on each other and a step takes 20-50x longer; one thread keeps its speed, and the other
@@ -24,7 +26,8 @@ from unseen.engine.registry import BACKENDS
 from unseen.errors import UnseenError
 from unseen.model.generator import InpaintGenerator
 
-AUTO_ORDER = ("openvino", "eager")  # fastest first; `auto` takes the first installed one that passes `self_check`
+AUTO_ORDER = ("openvino", "eager")  # fastest first where bf16 is native; `auto` takes the first that passes `self_check`
+AUTO_ORDER_FP32 = ("openvino", "onnx", "eager")  # ... where it is not (every backend then runs fp32)
 DEFAULT_THREADS = 1  # intra-op threads when the user gives 0
 # largest |difference| from eager fp32 of the output (in [-1, 1]) on the self-check input; bf16 rounds to ~3 digits
 TOLERANCE = {"fp32": 2e-3, "bf16": 6e-2}
@@ -40,13 +43,22 @@ def resolve_threads(threads: int) -> int:
     return threads if threads > 0 else DEFAULT_THREADS
 
 
+def native_bf16() -> bool:
+    """Whether this CPU runs bfloat16 natively (oneDNN's own test: AVX-512 or AMX on x86, BF16 on Arm). Without it
+    torch emulates bf16 and a step is 10-15x slower than in fp32, so every bf16 request falls back to fp32."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # an older or unusual torch build
+        return bool(getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)())
+
+
 class EagerRunner:
     """`step_tensors` in torch, optionally under bfloat16 autocast."""
 
     name = "eager"
 
     def __init__(self, model: InpaintGenerator, bf16: bool) -> None:
-        self.model, self.bf16 = model, bf16
+        self.model, self.bf16 = model, bf16 and native_bf16()
         self.fn = model.step_tensors
 
     @property
@@ -266,7 +278,7 @@ def passes_self_check(runner, model: InpaintGenerator) -> bool:
 def auto_runner(model: InpaintGenerator, bf16: bool = True, threads: int = 0):
     """The first backend of AUTO_ORDER that is installed, builds, and agrees with eager fp32 within TOLERANCE."""
     installed = installed_backends()
-    for name in AUTO_ORDER:
+    for name in AUTO_ORDER if bf16 and native_bf16() else AUTO_ORDER_FP32:
         if name not in installed:
             continue
         try:

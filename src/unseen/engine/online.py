@@ -235,7 +235,7 @@ class OnlineInpainter(Inpainter):
             box = self._box(need, work)
             inputs = [self._network_inputs(p, box) for p in same]
             f, m, g = (torch.stack([x[i] for x in inputs], dim=1) for i in range(3))
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.config.bf16 and self.config.backend != "onnx"):
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.runner.precision == "bf16"):
                 out = self.model.step_many(f, m, g if self.model.config.guide else None, self.cache)
             for i, p in enumerate(same):
                 p.done = self._finish(p, out[:, i].float(), box)

@@ -68,17 +68,38 @@ def pixels_per_metre(points: np.ndarray, world: np.ndarray | None) -> float:
 
 
 def hand_silhouette(hand: Hand, shape: tuple[int, int], config: HandConfig | None = None) -> np.ndarray:
-    """Bool (H, W) mask of one hand: palm polygon + finger capsules + a wrist stub, grown by the margin."""
+    """Bool (H, W) mask of one hand: palm polygon + finger capsules + a wrist stub, grown by the margin. Drawn on a
+    canvas around the hand only (the same pixels as on a whole frame's canvas, a fraction of the work)."""
     import cv2
 
     cfg = config or HandConfig()
     ppm = pixels_per_metre(hand.points, hand.world)
-    canvas = np.zeros(shape, np.uint8)
     shift = 4  # sub-pixel drawing: coordinates carry 4 fractional bits
     unit = 1 << shift
+    # the wrist: from the wrist landmark away from the knuckles, as wide as the palm's margin on both sides
+    axis = hand.points[WRIST] - hand.points[MIDDLE_MCP]
+    norm = float(np.linalg.norm(axis))
+    wrist_end = hand.points[WRIST] + axis / norm * cfg.wrist_m * ppm if norm > 1e-3 else None
+    grow = int(round(cfg.grow_m * ppm)) + cfg.grow_px
+    drawn = hand.points if wrist_end is None else np.vstack([hand.points, wrist_end[None]])
+    radius = max(cfg.finger_radius_m, cfg.thumb_radius_m, cfg.palm_margin_m * 1.6) * ppm
+    pad = int(np.ceil(radius)) + 2 + max(grow, 0)
+    h, w = shape
+    x0 = int(np.clip(np.floor(drawn[:, 0].min()) - pad, 0, w))
+    y0 = int(np.clip(np.floor(drawn[:, 1].min()) - pad, 0, h))
+    x1 = int(np.clip(np.ceil(drawn[:, 0].max()) + pad + 1, 0, w))
+    y1 = int(np.clip(np.ceil(drawn[:, 1].max()) + pad + 1, 0, h))
+    out = np.zeros(shape, bool)
+    if x1 <= x0 or y1 <= y0:  # the hand lies wholly outside the frame
+        return out
+    canvas = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    ox, oy = x0 * unit, y0 * unit  # whole pixels: the local drawing is the global one moved
+
+    def at(p: np.ndarray) -> tuple[int, int]:
+        return (int(round(p[0] * unit)) - ox, int(round(p[1] * unit)) - oy)
 
     def px(i: int) -> tuple[int, int]:
-        return (int(round(hand.points[i, 0] * unit)), int(round(hand.points[i, 1] * unit)))
+        return at(hand.points[i])
 
     def capsule(a: tuple[int, int], b: tuple[int, int], radius_m: float) -> None:
         thickness = max(1, int(round(2 * radius_m * ppm)))
@@ -91,19 +112,15 @@ def hand_silhouette(hand: Hand, shape: tuple[int, int], config: HandConfig | Non
     for a, b in PALM_EDGES:
         capsule(px(a), px(b), cfg.palm_margin_m)
     for k, finger in enumerate(FINGERS):
-        radius = cfg.thumb_radius_m if k == 0 else cfg.finger_radius_m
+        r = cfg.thumb_radius_m if k == 0 else cfg.finger_radius_m
         for a, b in zip(finger[:-1], finger[1:], strict=True):
-            capsule(px(a), px(b), radius)
-    # the wrist: from the wrist landmark away from the knuckles, as wide as the palm's margin on both sides
-    axis = hand.points[WRIST] - hand.points[MIDDLE_MCP]
-    norm = float(np.linalg.norm(axis))
-    if norm > 1e-3:
-        end = hand.points[WRIST] + axis / norm * cfg.wrist_m * ppm
-        capsule(px(WRIST), (int(round(end[0] * unit)), int(round(end[1] * unit))), cfg.palm_margin_m * 1.6)
-    grow = int(round(cfg.grow_m * ppm)) + cfg.grow_px
+            capsule(px(a), px(b), r)
+    if wrist_end is not None:
+        capsule(px(WRIST), at(wrist_end), cfg.palm_margin_m * 1.6)
     if grow > 0:
         canvas = cv2.dilate(canvas, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
-    return canvas > 0
+    out[y0:y1, x0:x1] = canvas > 0
+    return out
 
 
 class HandLandmarks:
