@@ -208,7 +208,7 @@ def _add_engine_args(p: argparse.ArgumentParser) -> None:
         "--backend",
         default="auto",
         choices=["auto", "eager", "compile", "onnx", "openvino"],
-        help="model backend (default auto: the fastest installed one that passes a self-check: OpenVINO, else torch eager; bf16 only where the CPU has it natively, else ONNX Runtime before eager fp32)",
+        help="model backend (default auto: the fastest installed one that passes a self-check: OpenVINO, else torch eager; on CPUs without native bf16: ONNX Runtime, OpenVINO fp32, eager fp32)",
     )
     p.add_argument(
         "--threads",

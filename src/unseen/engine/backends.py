@@ -27,7 +27,7 @@ from unseen.errors import UnseenError
 from unseen.model.generator import InpaintGenerator
 
 AUTO_ORDER = ("openvino", "eager")  # fastest first where bf16 is native; `auto` takes the first that passes `self_check`
-AUTO_ORDER_FP32 = ("openvino", "onnx", "eager")  # ... where it is not (every backend then runs fp32)
+AUTO_ORDER_FP32 = ("onnx", "openvino", "eager")  # ... where it is not (all fp32; ONNX Runtime >= OpenVINO on AVX2)
 DEFAULT_THREADS = 1  # intra-op threads when the user gives 0
 # largest |difference| from eager fp32 of the output (in [-1, 1]) on the self-check input; bf16 rounds to ~3 digits
 TOLERANCE = {"fp32": 2e-3, "bf16": 6e-2}
