@@ -218,3 +218,17 @@ def test_a_stop_sent_to_the_whole_process_group_is_one_line(dataset_root, tmp_pa
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 128 + signal.SIGTERM, err[-2000:]
     assert "stopped by SIGTERM" in err and "Traceback" not in err, err[-2000:]
+
+
+def test_bf16_only_where_the_cpu_has_it(dataset_root, tmp_path, monkeypatch, capsys):
+    """Emulated bf16 trains 10-15x slower: on a CPU without it `bf16=true` falls back to fp32, with a note."""
+    from unseen.train import trainer as trainer_module
+
+    for native in (True, False):
+        monkeypatch.setattr(trainer_module, "native_bf16", lambda native=native: native)
+        cfg = _config(tmp_path / f"bf16-{native}", dataset_root, 1)
+        assert cfg.bf16
+        t = trainer_module.Trainer(cfg, progress=False)
+        assert t.bf16 is native
+    t.fit()
+    assert "bf16=true ignored: this CPU has no native bfloat16" in capsys.readouterr().out
