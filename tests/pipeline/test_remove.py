@@ -183,9 +183,13 @@ def test_model_backends_and_threads_from_the_cli(pngs, capsys):
         argv = ["remove", f, "--masks", m, "--out", str(tmp / backend), "--backend", backend, "--threads", "1", "-q"]
         assert main(argv) == 0
         outs[backend] = np.stack(_read(tmp / backend)).astype(np.float32)
-    # the same network in bf16 (eager) and fp32 (onnx): close, and identical outside the holes
+    # the same network in bf16 (eager, where the CPU has it natively; else fp32) and fp32 (onnx): close
+    from unseen.engine.backends import native_bf16
+
     diff = np.abs(outs["eager"] - outs["onnx"])
-    assert 0 < diff.mean() < 3.0  # not identical: the backend was really switched
+    assert diff.mean() < 3.0
+    if native_bf16():
+        assert diff.mean() > 0  # not identical: the backend was really switched
     for argv, message in [
         (["--method", "memory", "--backend", "onnx"], "apply to the model only"),
         (["--threads", "-1"], "--threads"),
