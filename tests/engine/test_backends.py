@@ -62,8 +62,7 @@ def test_engine_output_matches_eager_on_a_moving_object(cache, model, name):
 
 def test_auto_takes_the_first_installed_backend_that_passes(cache, model):
     runner = auto_runner(model, bf16=True, threads=1)
-    order = backends.AUTO_ORDER if backends.native_bf16() else backends.AUTO_ORDER_FP32
-    expected = next(n for n in order if n in installed_backends())
+    expected = next(n for n in backends.auto_order() if n in installed_backends())
     assert runner.name == expected
 
 
@@ -95,8 +94,7 @@ def test_no_bf16_where_the_cpu_lacks_it(cache, model, monkeypatch):
 
 def test_a_passed_self_check_of_an_exported_graph_is_recorded_and_skipped_after(tmp_path, model, monkeypatch):
     # the exported graph `auto` takes first here: OpenVINO where bf16 is native, ONNX Runtime where it is not
-    order = backends.AUTO_ORDER if backends.native_bf16() else backends.AUTO_ORDER_FP32
-    name = next(n for n in order if n in installed_backends())
+    name = next(n for n in backends.auto_order() if n in installed_backends())
     if name not in ("openvino", "onnx"):
         pytest.skip("no exported-graph backend comes first here")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # a cache of its own: nothing recorded yet
@@ -169,6 +167,7 @@ def test_runners_are_built_one_at_a_time(monkeypatch, model):
 
     monkeypatch.setattr(backends.EagerRunner, "__init__", slow_init)
     monkeypatch.setattr(backends, "AUTO_ORDER", ("eager",))
+    monkeypatch.setattr(backends, "AUTO_ORDER_FP32", ("eager",))  # bf16=False below: `auto` tries this order
     threads = [threading.Thread(target=backends.make_runner, args=(model, kind, False)) for kind in ("eager", "auto", "eager", "auto")]
     for t in threads:
         t.start()

@@ -76,6 +76,6 @@ def time_step(
         for _ in range(repeats):
             run(frame, mask, guide, keys, values)
         results[name] = (time.perf_counter() - start) / repeats * 1000
-        ran = "" if name.endswith(run.precision) or not name.endswith("bf16") else f"; ran {run.precision}: this CPU has no native bf16"
+        ran = "; ran fp32: this CPU has no native bf16" if name.endswith("bf16") and run.precision != "bf16" else ""
         print(f"  {name:13} {results[name]:7.1f} ms/frame   (first 3 calls {warm:.1f} s{ran})", flush=True)
     return results

@@ -289,7 +289,7 @@ def run_speed_bench(
     from tqdm import tqdm
 
     from unseen.datasets.synthetic import moving_object_scene
-    from unseen.engine.backends import AUTO_ORDER, AUTO_ORDER_FP32, installed_backends, native_bf16, resolve_threads
+    from unseen.engine.backends import auto_order, installed_backends, native_bf16, resolve_threads
     from unseen.engine.online import EngineConfig
     from unseen.masks.hygiene import dilate
     from unseen.pipeline import load_inpainter
@@ -301,8 +301,7 @@ def run_speed_bench(
         from unseen.errors import UnseenError
 
         raise UnseenError(f"none of the backends {skipped} is installed")
-    order = AUTO_ORDER if native_bf16() else AUTO_ORDER_FP32  # the rows that run one backend run `auto`'s choice
-    best = next((b for b in order if b in backends), backends[0])
+    best = next((b for b in auto_order() if b in backends), backends[0])  # rows of one backend run `auto`'s choice
     torch.set_num_threads(resolve_threads(threads))
     load_avg = os.getloadavg()
     scene = moving_object_scene(warmup + frames, 288, 480, seed=0, area=0.08)

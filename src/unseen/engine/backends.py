@@ -3,7 +3,7 @@
 `auto` takes the fastest installed backend that passes a self-check against eager fp32 at start-up, in an order
 measured by `unseen models --time`: on a CPU with native bfloat16 (AVX-512 or AMX; a 2-core Xeon) OpenVINO bf16,
 then torch eager bf16; on one without (AVX2 only; a 2-core EPYC, where torch's emulated bf16 is 15x slower than
-fp32) OpenVINO fp32, ONNX Runtime, then eager fp32. bf16 is never used where the CPU lacks it.
+fp32) ONNX Runtime, OpenVINO fp32, then eager fp32. bf16 is never used where the CPU lacks it.
 
 Threads: the default is one intra-op thread. On a 2-core machine with one core busy elsewhere, two OpenMP
 threads spin-wait on each other and a step takes 20-50x longer; one thread keeps its speed, and the other
@@ -50,6 +50,11 @@ def native_bf16() -> bool:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):  # an older or unusual torch build
         return bool(getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)())
+
+
+def auto_order(bf16: bool = True) -> tuple[str, ...]:
+    """The backends `auto` tries, fastest first: AUTO_ORDER with bf16 on a CPU that has it natively, else AUTO_ORDER_FP32."""
+    return AUTO_ORDER if bf16 and native_bf16() else AUTO_ORDER_FP32
 
 
 class EagerRunner:
@@ -276,9 +281,9 @@ def passes_self_check(runner, model: InpaintGenerator) -> bool:
 
 
 def auto_runner(model: InpaintGenerator, bf16: bool = True, threads: int = 0):
-    """The first backend of AUTO_ORDER that is installed, builds, and agrees with eager fp32 within TOLERANCE."""
+    """The first backend of `auto_order(bf16)` that is installed, builds, and agrees with eager fp32 within TOLERANCE."""
     installed = installed_backends()
-    for name in AUTO_ORDER if bf16 and native_bf16() else AUTO_ORDER_FP32:
+    for name in auto_order(bf16):
         if name not in installed:
             continue
         try:
