@@ -232,3 +232,22 @@ def test_bf16_only_where_the_cpu_has_it(dataset_root, tmp_path, monkeypatch, cap
         assert t.bf16 is native
     t.fit()
     assert "bf16=true ignored: this CPU has no native bfloat16" in capsys.readouterr().out
+
+
+def test_trainable_freezes_every_other_parameter(dataset_root, tmp_path):
+    """`trainable=[blocks]` fine-tunes the transformer only: encoder and decoder weights end bit-identical."""
+    from unseen.errors import UnseenError
+    from unseen.train.trainer import Trainer
+
+    cfg = _config(tmp_path / "frozen", dataset_root, 3)
+    cfg.trainable = ["blocks"]
+    trainer = Trainer(cfg, progress=False)
+    before = {n: p.detach().clone() for n, p in trainer.gen.named_parameters()}
+    trainer.fit()
+    after = dict(trainer.gen.named_parameters())
+    changed = {n for n in before if not torch.equal(before[n], after[n])}
+    assert changed and all(n.startswith("blocks") for n in changed)
+    assert any(n.startswith("encoder") for n in before)
+    cfg.trainable = ["nonsense"]
+    with pytest.raises(UnseenError, match="no generator parameter starts with"):
+        Trainer(cfg, progress=False)

@@ -221,7 +221,8 @@ with open_frames(frames) as source:
     except Enough:
         pass
 print(json.dumps({"imports": t1 - t0, "engine": t2 - t1, "first": first[0] - t2, "t0": t0, "done": first[0],
-                  "backend": getattr(getattr(inpainter, "runner", None), "name", "-")}))
+                  "backend": getattr(getattr(inpainter, "runner", None), "name", "-")
+                             + ("" if "torch" in sys.modules else " (no torch)")}))
 """
 
 

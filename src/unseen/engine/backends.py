@@ -13,22 +13,21 @@ core is left to decoding, masks and encoding (`unseen.pipeline`).
 from __future__ import annotations
 
 import hashlib
-import os
 import tempfile
 import threading
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import Tensor
 
+from unseen.engine.graph import DEFAULT_THREADS, OnnxSession, OpenVinoSession, resolve_threads  # noqa: F401 - re-exported
+from unseen.engine.graph import cache_dir as default_cache_dir
 from unseen.engine.registry import BACKENDS
 from unseen.errors import UnseenError
 from unseen.model.generator import InpaintGenerator
 
 AUTO_ORDER = ("openvino", "eager")  # fastest first where bf16 is native; `auto` takes the first that passes `self_check`
 AUTO_ORDER_FP32 = ("onnx", "openvino", "eager")  # ... where it is not (all fp32; ONNX Runtime >= OpenVINO on AVX2)
-DEFAULT_THREADS = 1  # intra-op threads when the user gives 0
 # largest |difference| from eager fp32 of the output (in [-1, 1]) on the self-check input; bf16 rounds to ~3 digits
 TOLERANCE = {"fp32": 2e-3, "bf16": 6e-2}
 
@@ -36,11 +35,6 @@ TOLERANCE = {"fp32": 2e-3, "bf16": 6e-2}
 # Runners are built one at a time in a process: two OpenVINO compilations sharing the model cache at once (the live
 # server warming both of its workers) left an inference hanging for good in about 1 start in 10; built in turn, 0 in 34.
 _BUILDING = threading.RLock()  # auto builds its candidates through make_runner
-
-
-def resolve_threads(threads: int) -> int:
-    """Intra-op threads for the model: `threads`, or DEFAULT_THREADS for 0."""
-    return threads if threads > 0 else DEFAULT_THREADS
 
 
 def native_bf16() -> bool:
@@ -87,12 +81,6 @@ class CompiledRunner(EagerRunner):
         self.fn = torch.compile(model.step_tensors, dynamic=True)
 
 
-def _cache_dir() -> Path:
-    """Where exported step graphs are kept between runs ($XDG_CACHE_HOME/unseen or ~/.cache/unseen)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "unseen"
-
-
 def step_graph_path(model: InpaintGenerator, cache_dir: str | Path | None = None) -> Path:
     """The model's exported ONNX step graph, exported once per weights and torch version and reused after."""
     from unseen.model.export import export_step_onnx
@@ -102,7 +90,7 @@ def step_graph_path(model: InpaintGenerator, cache_dir: str | Path | None = None
     for name, tensor in sorted(model.state_dict().items()):
         digest.update(name.encode())
         digest.update(tensor.detach().float().contiguous().numpy().tobytes())
-    folder = Path(cache_dir) if cache_dir is not None else _cache_dir()
+    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     path = folder / f"step-{model.config.name}-{digest.hexdigest()[:16]}.onnx"
     if path.is_file():
         return path
@@ -114,47 +102,41 @@ def step_graph_path(model: InpaintGenerator, cache_dir: str | Path | None = None
         return export_step_onnx(model, tmp / "step.onnx")
 
 
-def _layers(model: InpaintGenerator) -> int:
-    return sum(1 for b in model.blocks if b.temporal)
+class _GraphRunner:
+    """An exported-graph session (engine/graph.py) behind the torch step signature: tensors in, tensors out."""
+
+    session: OnnxSession | OpenVinoSession
+
+    @property
+    def path(self) -> Path:
+        return self.session.path
+
+    @property
+    def version(self) -> str:
+        return self.session.version
+
+    @property
+    def precision(self) -> str:
+        return self.session.precision
+
+    def __call__(self, frame: Tensor, mask: Tensor, guide: Tensor | None, keys: list[Tensor], values: list[Tensor]):
+        arrays = [t.float().numpy() for t in (frame, mask, guide, *keys, *values)]
+        out, k, v = self.session(arrays[0], arrays[1], arrays[2], arrays[3 : 3 + len(keys)], arrays[3 + len(keys) :])
+        return torch.from_numpy(out), [torch.from_numpy(a) for a in k], [torch.from_numpy(a) for a in v]
 
 
-class OnnxRunner:
+class OnnxRunner(_GraphRunner):
     """The exported step graph in ONNX Runtime (fp32); the cache stays in torch tensors between steps."""
 
     name = "onnx"
-    precision = "fp32"
 
     def __init__(
         self, model: InpaintGenerator, threads: int = 0, path: str | Path | None = None, cache_dir: str | Path | None = None
     ) -> None:
-        import onnxruntime as ort
-
-        from unseen.model.export import step_io_names
-
-        path = path or step_graph_path(model, cache_dir)
-        self.path = Path(path)
-        self.version = ort.__version__
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = resolve_threads(threads)
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        try:
-            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # noqa: BLE001 - ORT raises several types
-            raise UnseenError(f"cannot load ONNX step graph {path}: {exc}") from None
-        self.inputs, self.outputs = step_io_names(model)
-        self.layers = _layers(model)
-
-    def __call__(self, frame: Tensor, mask: Tensor, guide: Tensor | None, keys: list[Tensor], values: list[Tensor]):
-        arrays = [frame, mask, guide, *keys, *values]
-        feed = {name: np.ascontiguousarray(t.float().numpy()) for name, t in zip(self.inputs, arrays, strict=True)}
-        result = self.session.run(self.outputs, feed)
-        n = self.layers
-        tensors = [torch.from_numpy(r) for r in result]
-        return tensors[0], tensors[1 : 1 + n], tensors[1 + n :]
+        self.session = OnnxSession(path or step_graph_path(model, cache_dir), threads)
 
 
-class OpenVinoRunner:
+class OpenVinoRunner(_GraphRunner):
     """The exported step graph in OpenVINO (CPU plugin; bf16 inference precision where the CPU has it)."""
 
     name = "openvino"
@@ -167,36 +149,7 @@ class OpenVinoRunner:
         path: str | Path | None = None,
         cache_dir: str | Path | None = None,
     ) -> None:
-        try:
-            import openvino as ov
-        except ImportError:
-            raise UnseenError("the openvino backend needs OpenVINO: pip install 'unseen[openvino]' (or pip install openvino)") from None
-        path = path or step_graph_path(model, cache_dir)
-        self.path, self.version = Path(path), ov.__version__
-        core = ov.Core()
-        self.precision = "bf16" if bf16 and "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES") else "fp32"
-        hint = {"bf16": "bf16", "fp32": "f32"}[self.precision]
-        config = {
-            "INFERENCE_PRECISION_HINT": hint,
-            "INFERENCE_NUM_THREADS": resolve_threads(threads),
-            "PERFORMANCE_HINT": "LATENCY",
-            "NUM_STREAMS": 1,
-            "CACHE_DIR": str(Path(path).parent / "openvino"),  # compiled once (~2 s), loaded from there after (~0.3 s)
-        }
-        try:
-            self.compiled = core.compile_model(core.read_model(str(path)), "CPU", config)
-        except Exception as exc:  # noqa: BLE001 - OpenVINO raises RuntimeError subclasses
-            raise UnseenError(f"OpenVINO cannot compile the step graph {path}: {exc}") from None
-        self.request = self.compiled.create_infer_request()
-        self.layers = _layers(model)
-
-    def __call__(self, frame: Tensor, mask: Tensor, guide: Tensor | None, keys: list[Tensor], values: list[Tensor]):
-        arrays = [np.ascontiguousarray(t.float().numpy()) for t in (frame, mask, guide, *keys, *values)]
-        self.request.infer(arrays)
-        # the request reuses its output buffers: copy, the cache keeps these keys/values
-        tensors = [torch.from_numpy(self.request.get_output_tensor(i).data.copy()) for i in range(1 + 2 * self.layers)]
-        n = self.layers
-        return tensors[0], tensors[1 : 1 + n], tensors[1 + n :]
+        self.session = OpenVinoSession(path or step_graph_path(model, cache_dir), bf16, threads)
 
 
 def installed_backends() -> list[str]:

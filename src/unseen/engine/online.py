@@ -5,23 +5,27 @@ moving camera's flow-guided propagation, Telea elsewhere, and its confidence; re
 working resolution; crop a region of interest around the holes; step the generator on the frame, the hole,
 the guide and its confidence with its cache of past frames; upsample the correction and composite it into the
 full-resolution original (no pixel under the hole is used).
+
+The generator runs in torch (`InpaintGenerator` and a runner from engine/backends.py) or, on a start that found
+a record of its exported graph, as a `GraphModel` with an ONNX Runtime or OpenVINO session: no torch at all.
 """
 
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from unseen.engine.backends import make_runner, resolve_threads
 from unseen.engine.composite import composite_frame, composite_patch
+from unseen.engine.graph import GraphModel, frame_to_array, resolve_threads
 from unseen.engine.inpainter import Inpainter
 from unseen.engine.propagation import GuideBuilder, guide_config
 from unseen.engine.roi import RoiTracker
-from unseen.engine.tensors import frame_to_tensor
-from unseen.model.generator import InpaintGenerator
+
+if TYPE_CHECKING:
+    from unseen.model.generator import InpaintGenerator
 
 
 @dataclass
@@ -80,7 +84,8 @@ class OnlineInpainter(Inpainter):
 
     name = "model"
 
-    def __init__(self, model: InpaintGenerator, config: EngineConfig | None = None) -> None:
+    def __init__(self, model: InpaintGenerator | GraphModel, config: EngineConfig | None = None, runner=None) -> None:
+        """`runner`: how to run a step (default: built for `config.backend`); a `GraphModel` needs its session here."""
         self.config = config or EngineConfig()
         overrides: dict = {}
         if self.config.context_frames:
@@ -91,19 +96,40 @@ class OnlineInpainter(Inpainter):
             model = copy.copy(model)
             model.config = replace(model.config, **overrides)
         self.model = model.eval()
-        torch.set_num_threads(resolve_threads(self.config.threads))  # 0: one thread (see engine/backends.py)
+        self.in_torch = not isinstance(model, GraphModel)
+        if self.in_torch:
+            import torch
+
+            from unseen.engine.backends import make_runner
+
+            torch.set_num_threads(resolve_threads(self.config.threads))  # 0: one thread (see engine/backends.py)
+            self._array = torch.from_numpy
+            runner = runner or make_runner(model, self.config.backend, self.config.bf16, self.config.threads)
+        else:
+            if runner is None:
+                raise ValueError("a GraphModel runs through its session: pass runner=")
+            self._array = np.asarray
+        self.runner = runner
         self.memory = GuideBuilder(guide_config(self.config.masks_lag))
         self.cache = model.new_cache()
-        self.runner = make_runner(model, self.config.backend, self.config.bf16, self.config.threads)
         self.roi = RoiTracker(model.config.unit, self.config.roi_margin, grow=self.config.roi_margin // 2)
         self.pending: list[_Prep] = []
 
     @classmethod
     def from_weights(cls, weights: str = "small", config: EngineConfig | None = None) -> OnlineInpainter:
-        """Load shipped weights by preset name, or a .safetensors path."""
-        from unseen.model.checkpoint import load_generator
+        """Load shipped weights by preset name, or a .safetensors path. With an exported backend (auto, onnx,
+        openvino) the first start records its graph and later starts with the same weights run it without torch."""
+        from unseen.engine import graph
+        from unseen.model.checkpoint import load_generator, resolve_weights
 
-        return cls(load_generator(weights), config)
+        config = config or EngineConfig()
+        fast = graph.fast_start(weights, config.backend, config.bf16, config.threads)
+        if fast is not None:
+            return cls(fast.model, config, runner=fast.runner)
+        engine = cls(load_generator(weights), config)
+        if config.backend in ("auto", "onnx", "openvino"):
+            graph.remember_start(resolve_weights(weights), config.backend, config.bf16, engine.runner)
+        return engine
 
     def reset(self) -> None:
         self.memory.reset()
@@ -141,7 +167,7 @@ class OnlineInpainter(Inpainter):
         prep.need = need if need.any() else prep.small_mask
         return prep
 
-    def _network_inputs(self, prep: _Prep, box: tuple[int, int, int, int]) -> tuple[torch.Tensor, ...]:
+    def _network_inputs(self, prep: _Prep, box: tuple[int, int, int, int]) -> tuple:
         """Crop the frame, hole, classical guide and its confidence to the box; tensors for the generator."""
         x0, y0, x1, y1 = box
         crop = prep.small[y0:y1, x0:x1]
@@ -150,18 +176,19 @@ class OnlineInpainter(Inpainter):
         guide[~crop_mask] = crop[~crop_mask]
         seen = _resize(prep.confidence, prep.work)[y0:y1, x0:x1] * crop_mask
         prep.guide = guide
-        f = frame_to_tensor(crop)
-        m = torch.from_numpy(crop_mask)[None, None].float()
-        g = torch.cat([frame_to_tensor(guide), torch.from_numpy(np.ascontiguousarray(seen, np.float32))[None, None]], dim=1)
-        return f, m, g
+        f = frame_to_array(crop)
+        m = crop_mask[None, None].astype(np.float32)
+        g = np.concatenate([frame_to_array(guide), np.asarray(seen, np.float32)[None, None]], axis=1)
+        return self._array(f), self._array(m), self._array(g)
 
-    def _finish(self, prep: _Prep, out: torch.Tensor, box: tuple[int, int, int, int]) -> np.ndarray:
+    def _finish(self, prep: _Prep, out, box: tuple[int, int, int, int]) -> np.ndarray:
         """Upsample the network's correction into the full-resolution frame and composite it."""
         frame, mask, value, from_memory = prep.frame, prep.mask, prep.value, prep.from_memory
         height, width = mask.shape
         ww, wh = prep.work
         x0, y0, x1, y1 = box
-        pred = out[0].float().permute(1, 2, 0).add(1.0).mul(127.5).numpy()  # (h, w, 3) float 0..255
+        out = out if isinstance(out, np.ndarray) else out.float().numpy()
+        pred = (out[0].transpose(1, 2, 0) + np.float32(1.0)) * np.float32(127.5)  # (h, w, 3) float 0..255
         residual = pred - prep.guide.astype(np.float32)
         sx, sy = width / ww, height / wh
         fx0, fy0 = int(np.floor(x0 * sx)), int(np.floor(y0 * sy))
@@ -207,7 +234,6 @@ class OnlineInpainter(Inpainter):
         self.pending.append(prep)
         return self._run_pending() if len(self.pending) > self.config.delay else []
 
-    @torch.no_grad()
     def _run_one(self, prep: _Prep) -> np.ndarray:
         if prep.done is not None:
             return prep.done
@@ -225,10 +251,11 @@ class OnlineInpainter(Inpainter):
         """Finish every frame still waiting (end of stream)."""
         return self._run_pending() if self.pending else []
 
-    @torch.no_grad()
     def _run_pending(self) -> list[np.ndarray]:
         batch = [p for p in self.pending if p.done is None]
         if batch and self.runner.name == "eager":  # torch runs k + 1 frames at once; exported graphs step one by one
+            import torch
+
             work = batch[0].work
             same = [p for p in batch if p.work == work]
             need = np.any([p.need for p in same], axis=0)

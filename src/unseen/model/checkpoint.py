@@ -6,10 +6,13 @@ import os
 import tempfile
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from unseen.errors import UnseenError
 from unseen.model.config import PRESETS, ModelConfig
-from unseen.model.generator import InpaintGenerator
+
+if TYPE_CHECKING:  # torch is imported only when a generator is built (engine/graph.py starts without it)
+    from unseen.model.generator import InpaintGenerator
 
 CONFIG_KEY = "unseen.config"
 
@@ -42,8 +45,22 @@ def read_metadata(path: str | Path) -> dict[str, str]:
     """The metadata dict stored in a safetensors file."""
     from safetensors import safe_open
 
-    with safe_open(str(path), framework="pt") as f:
+    with safe_open(str(path), framework="numpy") as f:
         return dict(f.metadata() or {})
+
+
+def resolve_weights(name_or_path: str | Path) -> Path:
+    """The weights file of a preset name (shipped weights) or a .safetensors path; a clear error when absent."""
+    text = str(name_or_path)
+    if text in PRESETS:
+        path = shipped_weights_path(text)
+        if not path.exists():
+            raise UnseenError(f"no shipped weights for preset {text!r} (expected {path}); give a .safetensors path")
+        return path
+    path = Path(text)
+    if not path.exists():
+        raise UnseenError(f"{path}: no such weights file")
+    return path
 
 
 def load_generator(name_or_path: str | Path, device: str = "cpu") -> InpaintGenerator:
@@ -51,15 +68,9 @@ def load_generator(name_or_path: str | Path, device: str = "cpu") -> InpaintGene
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    text = str(name_or_path)
-    if text in PRESETS:
-        path = shipped_weights_path(text)
-        if not path.exists():
-            raise UnseenError(f"no shipped weights for preset {text!r} (expected {path}); give a .safetensors path")
-    else:
-        path = Path(text)
-        if not path.exists():
-            raise UnseenError(f"{path}: no such weights file")
+    from unseen.model.generator import InpaintGenerator
+
+    path = resolve_weights(name_or_path)
     try:
         meta = read_metadata(path)
         tensors = load_file(str(path), device=device)

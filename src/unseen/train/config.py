@@ -63,6 +63,7 @@ class TrainConfig:
     model: str = "small"  # preset name
     model_overrides: dict[str, Any] = field(default_factory=dict)
     init_from: str | None = None  # start from these generator weights (.safetensors or preset name)
+    trainable: list[str] = field(default_factory=list)  # train only parameters whose names start so (empty: all)
     steps: int = 20000
     batch: int = 4  # per process
     lr: float = 5e-4

@@ -111,9 +111,12 @@ class Trainer:
         else:
             self.gen = InpaintGenerator(get_preset(config.model, **config.model_overrides))
         self.gen.to(self.device)
+        if config.trainable:
+            self._freeze_all_but(config.trainable)
         self.disc = TPatchGAN().to(self.device)
         self.ema = copy.deepcopy(self.gen).eval().requires_grad_(False)
-        self.opt_g = torch.optim.AdamW(self.gen.parameters(), lr=config.lr, betas=(0.9, 0.99), weight_decay=config.weight_decay)
+        trained = [p for p in self.gen.parameters() if p.requires_grad]
+        self.opt_g = torch.optim.AdamW(trained, lr=config.lr, betas=(0.9, 0.99), weight_decay=config.weight_decay)
         self.opt_d = torch.optim.AdamW(self.disc.parameters(), lr=config.d_lr, betas=(0.5, 0.99), weight_decay=0.0)
         self.step = 0
         self.best_psnr = -float("inf")
@@ -127,6 +130,16 @@ class Trainer:
             self.gen_ddp = DDP(self.gen, device_ids=ids)
             self.disc_ddp = DDP(self.disc, device_ids=ids)
         self.resume_if_possible()
+
+    def _freeze_all_but(self, prefixes: list[str]) -> None:
+        """Train only the generator's parameters whose names start with one of `prefixes`."""
+        names = [n for n, _ in self.gen.named_parameters()]
+        unknown = [p for p in prefixes if not any(n.startswith(p) for n in names)]
+        if unknown:
+            tops = sorted({n.split(".")[0] for n in names})
+            raise UnseenError(f"trainable: no generator parameter starts with {unknown} (top-level parts: {', '.join(tops)})")
+        for name, param in self.gen.named_parameters():
+            param.requires_grad_(any(name.startswith(p) for p in prefixes))
 
     # -- state -------------------------------------------------------------------------------
     @property
@@ -245,7 +258,7 @@ class Trainer:
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.gen.parameters(), cfg.grad_clip)
+            torch.nn.utils.clip_grad_norm_([p for p in self.gen.parameters() if p.requires_grad], cfg.grad_clip)
         self.opt_g.step()
         _ema_update(self.ema, self.gen, min(cfg.ema, (1 + self.step) / (10 + self.step)))  # EMA warm-up
         logs["loss"] = loss.item()

@@ -1,0 +1,269 @@
+"""The exported step graph without torch: ONNX Runtime or OpenVINO sessions on numpy arrays, the model's stream
+cache in numpy, and the record that lets a later start skip `import torch` altogether.
+
+`import torch` alone takes 1.1-3 s on a 2-core CPU, more than the rest of a start. The first run with a set of
+weights loads the generator in torch, exports its step graph (`backends.step_graph_path`), lets `auto` choose and
+self-check a backend, and writes a small JSON record of that choice (`remember_start`). Later runs with the same
+weights file, the same request, the same CPU and the same runtime version find the record (`fast_start`) and run
+the cached graph directly: no torch is imported. Anything missing or changed sends them down the torch path again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from unseen.model.config import ModelConfig
+
+DEFAULT_THREADS = 1  # intra-op threads when the user gives 0 (see engine/backends.py)
+RECORD_VERSION = 1
+
+
+def resolve_threads(threads: int) -> int:
+    """Intra-op threads for the model: `threads`, or DEFAULT_THREADS for 0."""
+    return threads if threads > 0 else DEFAULT_THREADS
+
+
+def cache_dir() -> Path:
+    """Where exported step graphs are kept between runs ($XDG_CACHE_HOME/unseen or ~/.cache/unseen)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "unseen"
+
+
+def frame_to_array(frame: np.ndarray) -> np.ndarray:
+    """uint8 RGB (H, W, 3) -> float32 (1, 3, H, W) in [-1, 1] (bit-identical to `tensors.frame_to_tensor`)."""
+    x = np.ascontiguousarray(frame).transpose(2, 0, 1)[None].astype(np.float32)
+    return x / np.float32(127.5) - np.float32(1.0)
+
+
+def _split(result: list[np.ndarray], layers: int) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+    return result[0], list(result[1 : 1 + layers]), list(result[1 + layers :])
+
+
+class OnnxSession:
+    """The step graph in ONNX Runtime (fp32): (frame, mask, guide, past keys, past values) -> (output, keys, values)."""
+
+    name = "onnx"
+    precision = "fp32"
+
+    def __init__(self, path: str | Path, threads: int = 0) -> None:
+        import onnxruntime as ort
+
+        from unseen.errors import UnseenError
+
+        self.path, self.version = Path(path), ort.__version__
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = resolve_threads(threads)
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # noqa: BLE001 - ORT raises several types
+            raise UnseenError(f"cannot load ONNX step graph {path}: {exc}") from None
+        self.inputs = [i.name for i in self.session.get_inputs()]
+        self.outputs = [o.name for o in self.session.get_outputs()]
+        self.layers = (len(self.outputs) - 1) // 2
+
+    def __call__(self, frame, mask, guide, keys, values):
+        arrays = [frame, mask, guide, *keys, *values]
+        feed = {name: np.ascontiguousarray(a, np.float32) for name, a in zip(self.inputs, arrays, strict=True)}
+        return _split(self.session.run(self.outputs, feed), self.layers)
+
+
+class OpenVinoSession:
+    """The step graph in OpenVINO's CPU plugin (bf16 inference precision where the CPU has it, else fp32)."""
+
+    name = "openvino"
+
+    def __init__(self, path: str | Path, bf16: bool = True, threads: int = 0) -> None:
+        from unseen.errors import UnseenError
+
+        try:
+            import openvino as ov
+        except ImportError:
+            raise UnseenError("the openvino backend needs OpenVINO: pip install 'unseen[openvino]' (or pip install openvino)") from None
+        self.path, self.version = Path(path), ov.__version__
+        core = ov.Core()
+        self.precision = "bf16" if bf16 and "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES") else "fp32"
+        config = {
+            "INFERENCE_PRECISION_HINT": {"bf16": "bf16", "fp32": "f32"}[self.precision],
+            "INFERENCE_NUM_THREADS": resolve_threads(threads),
+            "PERFORMANCE_HINT": "LATENCY",
+            "NUM_STREAMS": 1,
+            "CACHE_DIR": str(Path(path).parent / "openvino"),  # compiled once (~2 s), loaded from there after (~0.3 s)
+        }
+        try:
+            self.compiled = core.compile_model(core.read_model(str(path)), "CPU", config)
+        except Exception as exc:  # noqa: BLE001 - OpenVINO raises RuntimeError subclasses
+            raise UnseenError(f"OpenVINO cannot compile the step graph {path}: {exc}") from None
+        self.request = self.compiled.create_infer_request()
+        self.layers = (len(self.compiled.outputs) - 1) // 2
+
+    def __call__(self, frame, mask, guide, keys, values):
+        self.request.infer([np.ascontiguousarray(a, np.float32) for a in (frame, mask, guide, *keys, *values)])
+        # the request reuses its output buffers: copy, the cache keeps these keys/values
+        return _split([self.request.get_output_tensor(i).data.copy() for i in range(1 + 2 * self.layers)], self.layers)
+
+
+def visible(lag: int, index: int, config: ModelConfig) -> bool:
+    """Whether a cached frame `index`, `lag` frames before the query, is visible to it (as `attention.visible_frames`)."""
+    if lag < 0:
+        return False
+    if lag < config.cache_frames:
+        return True
+    refs = config.ref_stride > 0 and config.ref_count > 0
+    return refs and index % config.ref_stride == 0 and lag < config.cache_frames + config.ref_stride * config.ref_count
+
+
+@dataclass
+class ArrayCache:
+    """The stream cache of `GraphModel.step`: per temporal block, the visible past frames' keys/values (numpy)."""
+
+    frame_index: int = 0
+    size: tuple[int, int] | None = None
+    frames: list[int] = field(default_factory=list)
+    keys: list[list[np.ndarray]] = field(default_factory=list)
+    values: list[list[np.ndarray]] = field(default_factory=list)
+
+    def reset(self) -> None:
+        """Forget everything (scene cut, new stream, new size)."""
+        self.frame_index, self.size = 0, None
+        self.frames, self.keys, self.values = [], [], []
+
+
+class GraphModel:
+    """Stands in for `InpaintGenerator` in the online engine when only the exported step graph runs: the same
+    `config`, `new_cache` and `step`, on numpy arrays."""
+
+    def __init__(self, config: ModelConfig, layers: int) -> None:
+        self.config, self.layers = config, layers
+
+    def eval(self) -> GraphModel:
+        return self
+
+    def new_cache(self) -> ArrayCache:
+        """An empty cache for `step`."""
+        return ArrayCache()
+
+    def empty_past(self, frame: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Zero-length past keys/values matching a (B, 3, H, W) frame."""
+        cfg = self.config
+        per_token = 4 * cfg.token_stride
+        th = -(-frame.shape[-2] // cfg.unit) * cfg.unit // per_token
+        tw = -(-frame.shape[-1] // cfg.unit) * cfg.unit // per_token
+        windows = (th // cfg.window) * (tw // cfg.window)
+        empty = np.zeros((frame.shape[0], windows, cfg.heads, 0, cfg.dim // cfg.heads), np.float32)
+        return [empty] * self.layers, [empty] * self.layers
+
+    def step(self, frame: np.ndarray, mask: np.ndarray, guide: np.ndarray | None, cache: ArrayCache, runner) -> np.ndarray:
+        """Inpaint the next frame of a stream (as `InpaintGenerator.step`); `runner` is an OnnxSession or OpenVinoSession."""
+        unit = self.config.unit
+        size = (-(-frame.shape[-2] // unit) * unit, -(-frame.shape[-1] // unit) * unit)
+        if cache.size is not None and cache.size != size:
+            cache.reset()
+        if cache.size is None or not cache.frames:
+            cache.size = size
+            keys, values = self.empty_past(frame)
+            cache.keys = [[] for _ in keys]
+            cache.values = [[] for _ in values]
+        else:
+            keys = [np.concatenate(layer, axis=3) for layer in cache.keys]
+            values = [np.concatenate(layer, axis=3) for layer in cache.values]
+        out, new_keys, new_values = runner(frame, mask, guide, keys, values)
+        for li in range(self.layers):
+            cache.keys[li].append(new_keys[li])
+            cache.values[li].append(new_values[li])
+        cache.frames.append(cache.frame_index)
+        cache.frame_index += 1
+        keep = [i for i, f in enumerate(cache.frames) if visible(cache.frame_index - f, f, self.config)]
+        if len(keep) < len(cache.frames):
+            cache.frames = [cache.frames[i] for i in keep]
+            cache.keys = [[layer[i] for i in keep] for layer in cache.keys]
+            cache.values = [[layer[i] for i in keep] for layer in cache.values]
+        return out
+
+
+# -- starting without torch -------------------------------------------------------------------------------------
+def _cpu_identity() -> str:
+    """What decides `auto`'s choice on this CPU (model and instruction-set flags)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        lines = [ln for ln in text.splitlines() if ln.startswith(("model name", "flags", "Features"))]
+        return "\n".join(sorted(set(lines)))
+    except OSError:
+        return f"{platform.machine()} {platform.processor()}"
+
+
+def _record_path(weights: Path, backend: str, bf16: bool, folder: Path) -> Path:
+    digest = hashlib.sha256(weights.read_bytes())
+    digest.update(f"{RECORD_VERSION} {backend} {bf16} {_cpu_identity()}".encode())
+    return folder / f"start-{digest.hexdigest()[:20]}.json"
+
+
+def remember_start(weights: str | Path, backend: str, bf16: bool, runner, folder: str | Path | None = None) -> Path | None:
+    """After a start through torch: record which exported graph and runtime `backend` ran (only runners with a cached
+    graph file; `auto` only after its self-check passed), so `fast_start` can skip torch next time."""
+    graph = getattr(runner, "path", None)
+    if graph is None or not Path(graph).is_file():
+        return None
+    folder = Path(folder) if folder is not None else cache_dir()
+    try:
+        path = _record_path(Path(weights), backend, bf16, folder)
+        record = {"runtime": runner.name, "version": runner.version, "precision": runner.precision, "graph": str(graph)}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record))
+        os.replace(tmp, path)
+        return path
+    except OSError:  # no writable cache: the next start goes through torch again
+        return None
+
+
+@dataclass
+class FastStart:
+    """A model and runner that need no torch."""
+
+    model: GraphModel
+    runner: OnnxSession | OpenVinoSession
+
+
+def fast_start(weights: str | Path, backend: str, bf16: bool, threads: int = 0, folder: str | Path | None = None) -> FastStart | None:
+    """The recorded exported graph for these weights and this request, opened without torch; None when there is no
+    valid record (first run, other weights, another CPU, a runtime upgraded or removed, a graph deleted)."""
+    from unseen.model.checkpoint import CONFIG_KEY, read_metadata, resolve_weights
+
+    if backend not in ("auto", "onnx", "openvino"):
+        return None
+    folder = Path(folder) if folder is not None else cache_dir()
+    try:
+        path = resolve_weights(weights)
+        record = json.loads(_record_path(path, backend, bf16, folder).read_text())
+        graph = Path(record["graph"])
+        if not graph.is_file():
+            return None
+        if record["runtime"] == "onnx":
+            import onnxruntime
+
+            if onnxruntime.__version__ != record["version"]:
+                return None
+            runner: OnnxSession | OpenVinoSession = OnnxSession(graph, threads)
+        elif record["runtime"] == "openvino":
+            import openvino
+
+            if openvino.__version__ != record["version"]:
+                return None
+            runner = OpenVinoSession(graph, record["precision"] == "bf16", threads)
+            if runner.precision != record["precision"]:
+                return None
+        else:
+            return None
+        config = ModelConfig.from_json(read_metadata(path)[CONFIG_KEY])
+    except Exception:  # noqa: BLE001 - any doubt about the record: take the torch path, which checks everything
+        return None
+    return FastStart(GraphModel(config, runner.layers), runner)
