@@ -216,3 +216,41 @@ def test_delay_with_an_exported_backend_steps_every_frame_through_its_runner(sce
     outs = [o for f, m in zip(frames, masks, strict=True) for o in engine.push(f, m)] + engine.flush()
     assert len(outs) == len(frames)
     assert len(calls) == sum(bool(m.any()) for m in masks)
+
+
+def _textured(h: int, w: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    import cv2
+
+    return cv2.GaussianBlur(rng.integers(0, 256, (h, w, 3), dtype=np.uint8), (0, 0), 2)
+
+
+def test_a_still_scene_keeps_the_network_fill_until_its_surroundings_change():
+    """Still camera, a hole that never uncovers: the network fills it once and the fill is kept (identical frames,
+    no network) while nothing around it changes; an object moving beside it makes the network fill it anew."""
+    h, w = 96, 160
+    background = _textured(h, w, 2)
+    hole = np.zeros((h, w), bool)
+    hole[30:60, 40:80] = True
+    frames = np.repeat(background[None], 24, axis=0).copy()
+    for t in range(16, 24):  # a square moving right next to the hole
+        frames[t, 30:50, 82 + t - 16 : 94 + t - 16] = 250
+    engine = _engine()
+    calls = []
+    step = engine.model.step
+    engine.model.step = lambda *args, **kwargs: calls.append(1) or step(*args, **kwargs)
+    outs, network_frames = [], set()
+    for t, f in enumerate(frames):
+        before = len(calls)
+        outs.append(engine.step(f, hole))
+        if len(calls) > before:
+            network_frames.add(t)
+    trusted_from = engine.config.trust_memory
+    assert {0, 1, 2, 3, 4} <= network_frames  # before the camera counts as still: every frame
+    assert trusted_from in network_frames  # the first trusted frame fills what was never seen
+    assert not network_frames & set(range(trusted_from + 1, 16))  # then nothing: the kept fill
+    for t in range(trusted_from + 1, 16):
+        assert np.array_equal(outs[t], outs[trusted_from])
+    assert network_frames & set(range(16, 24))  # the square beside the hole: filled anew
+    off = _engine(keep_fill=0)
+    assert not np.array_equal(off.step(frames[0], hole), frames[0])  # the switch exists and the engine still runs

@@ -46,6 +46,7 @@ class _Prep:
     need: np.ndarray | None = None
     guide: np.ndarray | None = None
     cut: bool = False  # the guide saw a scene cut on this frame: the network's cache starts over
+    kept: np.ndarray | None = None  # hole pixels whose earlier network fill is kept (still camera)
 
 
 @dataclass
@@ -68,6 +69,10 @@ class EngineConfig:
     # live page): the guide then lets a changed rim pixel into its memory only once it settles (no ghosts)
     trust_memory: int = 5  # with the camera still this many frames, hole pixels the memory has seen are final:
     # the network runs only around the rest (0: always run the network on the whole hole)
+    keep_fill: int = 30  # with the camera still (as above), the network's fill of a never-seen pixel is kept while
+    # nothing visible around it changes, for up to this many frames, so the network runs only where the hole
+    # reaches pixels it has not filled yet or whose surroundings changed. 0: off
+    keep_change: float = 10.0  # grey-level change (3x3 mean) of a visible pixel that counts as its surroundings changing
 
 
 def _resize(image: np.ndarray, size: tuple[int, int], nearest: bool = False) -> np.ndarray:
@@ -114,6 +119,10 @@ class OnlineInpainter(Inpainter):
         self.cache = model.new_cache()
         self.roi = RoiTracker(model.config.unit, self.config.roi_margin, grow=self.config.roi_margin // 2)
         self.pending: list[_Prep] = []
+        self.kept: np.ndarray | None = None  # the network's fills of never-seen pixels (still camera), full resolution
+        self.kept_ok: np.ndarray | None = None  # bool (H, W): where `kept` holds a fill
+        self.kept_frames = 0  # frames since the kept fills were last all refreshed
+        self.kept_last: tuple[np.ndarray, np.ndarray] | None = None  # last frame's grey and hole at working size
 
     @classmethod
     def from_weights(cls, weights: str = "small", config: EngineConfig | None = None) -> OnlineInpainter:
@@ -136,6 +145,7 @@ class OnlineInpainter(Inpainter):
         self.cache.reset()
         self.roi.reset()
         self.pending = []
+        self.kept = self.kept_ok = self.kept_last = None
 
     def work_size(self, width: int, height: int) -> tuple[int, int]:
         """Working (width, height) for a frame size: scaled down to fit, never up."""
@@ -201,13 +211,73 @@ class OnlineInpainter(Inpainter):
             patch = value[fy0:fy1, fx0:fx1].astype(np.float32) + _resize(residual, size)  # the full-resolution guide
         patch = np.clip(np.round(patch), 0, 255).astype(np.uint8)
         if prep.trusted:  # seen pixels come from memory, the network's patch fills the rest of its box
-            fill = value.copy()  # the memory's value: the frame where unmasked, the memory where seen
+            fill = value.copy()  # the memory's value: the frame where unmasked, the memory where seen (and kept fills)
             region = fill[fy0:fy1, fx0:fx1]
             inside = full_mask & ~from_memory[fy0:fy1, fx0:fx1]
+            if prep.kept is not None:
+                inside &= ~prep.kept[fy0:fy1, fx0:fx1]
             region[inside] = patch[inside]
+            if self.kept is not None and self.kept_ok is not None:
+                self.kept[fy0:fy1, fx0:fx1][inside] = patch[inside]
+                self.kept_ok[fy0:fy1, fx0:fx1] |= inside
             # unseen pixels outside the box (rare) keep the classical fill
             return composite_frame(frame, fill, mask, self.config.feather)
         return composite_patch(frame, patch, full_mask, self.config.feather, (fx0, fy0))
+
+    def _use_kept(self, prep: _Prep) -> None:
+        """Still camera: hole pixels the network filled on earlier frames keep that fill (no flicker, no work), so
+        the network runs only where the hole reaches pixels neither the memory nor the network has filled. The
+        kept fills go when the camera stops being still, and are all filled anew every `keep_fill` frames."""
+        if prep.done is not None:
+            return
+        import cv2
+
+        if not prep.trusted or self.config.keep_fill <= 0:
+            self.kept = self.kept_ok = self.kept_last = None
+            return
+        if self.kept is None or self.kept_ok is None or self.kept_ok.shape != prep.mask.shape:
+            self.kept, self.kept_ok, self.kept_frames = np.zeros_like(prep.frame), np.zeros(prep.mask.shape, bool), 0
+            self.kept_last = None
+        self.kept_frames += 1
+        if self.kept_frames > self.config.keep_fill:
+            self.kept_ok[:] = False
+            self.kept_frames = 1
+        # a fill is the network's answer to everything around its part of the hole (the classical guide alone
+        # carries the rim's colours across the whole part): where a visible pixel beside a connected part of the
+        # hole changed since the last frame (a person moving next to it), that whole part is filled anew
+        grey = cv2.cvtColor(prep.small, cv2.COLOR_RGB2GRAY)
+        last, self.kept_last = self.kept_last, (grey, prep.small_mask)
+        if last is not None and last[0].shape == grey.shape:
+            visible = ~prep.small_mask & ~last[1]
+            diff = cv2.absdiff(grey, last[0])
+            diff[~visible] = 0  # nothing under the hole may count, not even blurred into its neighbours
+            change = (cv2.blur(diff, (3, 3)) > self.config.keep_change) & visible
+            if change.any():
+                reach = 2 * self.config.roi_margin + 1
+                near = cv2.dilate(change.view(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach))) > 0
+                count, parts = cv2.connectedComponents(prep.small_mask.view(np.uint8))
+                touched = np.zeros(count, bool)
+                touched[parts[near]] = True
+                touched[0] = False
+                if touched.any():
+                    h, w = prep.mask.shape
+                    stale = cv2.resize(touched[parts].view(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+                    self.kept_ok &= ~stale
+        kept = self.kept_ok & prep.mask & ~prep.from_memory
+        if not kept.any():
+            return
+        prep.kept = kept
+        prep.value = prep.value.copy()
+        prep.value[kept] = self.kept[kept]
+        if prep.confidence is not None:
+            prep.confidence = prep.confidence.copy()
+            prep.confidence[kept] = 1.0
+        covered = ~prep.mask | prep.from_memory | kept
+        need = prep.small_mask & ~(_resize(covered.view(np.uint8) * 255, prep.work) == 255)
+        if need.any():
+            prep.need = need
+        else:
+            prep.done = composite_frame(prep.frame, prep.value, prep.mask, self.config.feather)
 
     def _box(self, need: np.ndarray, work: tuple[int, int]) -> tuple[int, int, int, int]:
         ww, wh = work
@@ -235,6 +305,7 @@ class OnlineInpainter(Inpainter):
         return self._run_pending() if len(self.pending) > self.config.delay else []
 
     def _run_one(self, prep: _Prep) -> np.ndarray:
+        self._use_kept(prep)
         if prep.done is not None:
             return prep.done
         box = self._box(prep.need, prep.work)
@@ -252,6 +323,8 @@ class OnlineInpainter(Inpainter):
         return self._run_pending() if self.pending else []
 
     def _run_pending(self) -> list[np.ndarray]:
+        for p in self.pending:
+            self._use_kept(p)
         batch = [p for p in self.pending if p.done is None]
         if batch and self.runner.name == "eager":  # torch runs k + 1 frames at once; exported graphs step one by one
             import torch
