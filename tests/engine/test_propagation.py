@@ -292,3 +292,23 @@ def test_engines_for_tracked_masks_use_the_lagging_masks_guide():
     assert isinstance(memory, MemoryInpainter) and memory.memory.config.settle_changes == 3
     live = inpainter_factory(LiveConfig(method="memory"))()
     assert live.memory.config.settle_changes == 3
+
+
+def test_rim_fill_is_telea_near_the_rim_and_coarse_deeper():
+    """rim_telea_fill: plain Telea for a hole with nothing deeper than the band; for a large hole the pixels
+    within the band equal Telea run around the coarse interior, and a smooth gradient is filled about as well."""
+    from unseen.engine.telea import rim_telea_fill, telea_fill
+
+    h, w = 120, 200
+    yy, xx = np.mgrid[0:h, 0:w]
+    frame = np.stack([xx * 255 // w, yy * 255 // h, (xx + yy) * 255 // (h + w)], -1).astype(np.uint8)
+    thin = np.zeros((h, w), bool)
+    thin[50:60, 20:180] = True  # 10 px wide: nothing deeper than 16 px
+    assert np.array_equal(rim_telea_fill(frame, thin), telea_fill(frame, thin))
+    big = np.zeros((h, w), bool)
+    big[20:100, 40:160] = True
+    out = rim_telea_fill(frame, big)
+    assert np.array_equal(out[~big], frame[~big])  # known pixels untouched
+    err_rim = np.abs(out[big].astype(int) - frame[big]).mean()
+    err_telea = np.abs(telea_fill(frame, big)[big].astype(int) - frame[big]).mean()
+    assert err_rim <= err_telea + 2.0, (err_rim, err_telea)

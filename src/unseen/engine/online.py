@@ -115,7 +115,7 @@ class OnlineInpainter(Inpainter):
                 raise ValueError("a GraphModel runs through its session: pass runner=")
             self._array = np.asarray
         self.runner = runner
-        self.memory = GuideBuilder(guide_config(self.config.masks_lag))
+        self.memory = GuideBuilder(guide_config(self.config.masks_lag, rim_fill=model.config.guide_rim))
         self.cache = model.new_cache()
         self.roi = RoiTracker(model.config.unit, self.config.roi_margin, grow=self.config.roi_margin // 2)
         self.pending: list[_Prep] = []

@@ -30,6 +30,8 @@ class ModelConfig:
     cache_frames: int = 6  # K: a frame attends to itself and the K-1 frames before it
     ref_stride: int = 0  # every ref_stride-th frame is kept as a long-range reference (0: none)
     ref_count: int = 0  # how many such reference frames stay visible beyond the last K
+    guide_rim: int = 0  # the classical guide these weights were trained on: 0 plain Telea where nothing was seen
+    # (v1), N > 0 Telea at full resolution within N px of the rim and at half resolution deeper (GuideConfig.rim_fill)
 
     @property
     def unit(self) -> int:

@@ -22,6 +22,7 @@ class DataConfig:
     height: int = 128
     width: int = 128
     frames: int = 5
+    guide_rim: int = 0  # the classical guide's rim_fill: set by the trainer to the model's `guide_rim`
     max_stride: int = 2  # frames of a sample are 1..max_stride apart
     scale_min: float = 1.0  # resize so the crop covers this .. scale_max of the short side
     scale_max: float = 1.6
@@ -42,15 +43,15 @@ class SampleKey:
     frames: int
 
 
-def classical_guide(frames: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def classical_guide(frames: np.ndarray, masks: np.ndarray, rim_fill: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """The engine's online classical guide of a clip, frame by frame (only frames <= t).
 
     frames uint8 (T, H, W, 3), masks bool (T, H, W) -> (guide uint8 (T, H, W, 3), confidence float32 (T, H, W) in
     [0, 1]): what `OnlineInpainter` gives the network (still-camera memory, flow-guided propagation, Telea).
     """
-    from unseen.engine.propagation import GuideBuilder
+    from unseen.engine.propagation import GuideBuilder, GuideConfig
 
-    builder = GuideBuilder()
+    builder = GuideBuilder(GuideConfig(rim_fill=rim_fill))  # `rim_fill`: the model's `guide_rim`
     fills, confidence = zip(*(builder.step(f, m) for f, m in zip(frames, masks, strict=True)), strict=True)
     return np.stack(fills), np.stack(confidence)
 
@@ -149,7 +150,7 @@ class ClipDataset:
         masks = self.masks(rng, t, h, w)
         hidden = frames.copy()
         hidden[masks] = 0  # the classical fill never sees the true content under the hole
-        fill, confidence = classical_guide(hidden, masks)
+        fill, confidence = classical_guide(hidden, masks, self.config.guide_rim)
         guide = torch.cat([clip_to_tensor(fill), torch.from_numpy(confidence)[:, None]], dim=1)
         return {
             "frames": clip_to_tensor(frames),

@@ -277,7 +277,7 @@ class Trainer:
             return
         stages = [cfg.stage(s.start) for s in cfg.curriculum] or [cfg.stage(0)]
         need_side = max(min(st.height, st.width) for st in stages)
-        data_cfg = cfg.data
+        data_cfg = replace(cfg.data, guide_rim=self.gen.config.guide_rim)  # the guide the network is trained on
         if data_cfg.cache and data_cfg.cache_short_side < need_side:  # never upsample cached frames to reach a crop
             data_cfg = replace(data_cfg, cache_short_side=need_side)
         dataset = ClipDataset(data_cfg, seed=cfg.seed)
