@@ -251,3 +251,22 @@ def test_trainable_freezes_every_other_parameter(dataset_root, tmp_path):
     cfg.trainable = ["nonsense"]
     with pytest.raises(UnseenError, match="no generator parameter starts with"):
         Trainer(cfg, progress=False)
+
+
+def test_fine_tuning_may_change_the_guide_but_not_the_shapes(dataset_root, tmp_path):
+    """init_from + model_overrides: guide_rim (which guide the network learns on) changes, a shape does not."""
+    from unseen.errors import UnseenError
+    from unseen.model.checkpoint import load_generator, save_generator
+    from unseen.model.config import get_preset
+    from unseen.model.generator import InpaintGenerator
+    from unseen.train.trainer import Trainer
+
+    start = save_generator(InpaintGenerator(get_preset("tiny")), tmp_path / "start.safetensors")
+    cfg = _config(tmp_path / "rim", dataset_root, 2)
+    cfg.init_from, cfg.model_overrides = str(start), {"guide_rim": 16}
+    trainer = Trainer(cfg, progress=False)
+    trainer.fit()
+    assert load_generator(tmp_path / "rim" / "generator.safetensors").config.guide_rim == 16
+    cfg.out, cfg.model_overrides = str(tmp_path / "wider"), {"dim": 48}
+    with pytest.raises(UnseenError, match="change the shapes"):
+        Trainer(cfg, progress=False)

@@ -108,6 +108,13 @@ class Trainer:
             self.out.mkdir(parents=True, exist_ok=True)
         if config.init_from:
             self.gen = load_generator(config.init_from).train()
+            if config.model_overrides:  # settings that leave the weights' shapes alone (e.g. guide_rim)
+                changed = replace(self.gen.config, **config.model_overrides)
+                fresh = InpaintGenerator(changed).state_dict()
+                own = self.gen.state_dict()
+                if set(fresh) != set(own) or any(fresh[k].shape != own[k].shape for k in own):
+                    raise UnseenError(f"model_overrides {config.model_overrides} change the shapes of {config.init_from}'s weights")
+                self.gen.config = changed
         else:
             self.gen = InpaintGenerator(get_preset(config.model, **config.model_overrides))
         self.gen.to(self.device)
