@@ -17,6 +17,7 @@ from unseen.model.attention import visible_frames
 from unseen.model.checkpoint import save_generator
 from unseen.model.config import get_preset
 from unseen.model.generator import InpaintGenerator
+from unseen.model.stream import visible
 
 pytestmark = pytest.mark.skipif("onnx" not in installed_backends(), reason="onnxruntime is not installed")
 
@@ -78,5 +79,5 @@ def test_the_numpy_cache_keeps_the_frames_attention_sees():
     for query in range(12):
         keys = torch.arange(12)
         expected = visible_frames(torch.tensor([query]), keys, config.cache_frames, config.ref_stride, config.ref_count)[0]
-        got = [graph.visible(query - k, k, config) for k in range(12)]
+        got = [visible(query - k, k, config) for k in range(12)]
         assert got == expected.tolist()

@@ -14,12 +14,13 @@ import hashlib
 import json
 import os
 import platform
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from unseen.model.config import ModelConfig
+from unseen.model.stream import StreamCache, open_past, record
 
 DEFAULT_THREADS = 1  # intra-op threads when the user gives 0 (see engine/backends.py)
 RECORD_VERSION = 1
@@ -111,32 +112,6 @@ class OpenVinoSession:
         return _split([self.request.get_output_tensor(i).data.copy() for i in range(1 + 2 * self.layers)], self.layers)
 
 
-def visible(lag: int, index: int, config: ModelConfig) -> bool:
-    """Whether a cached frame `index`, `lag` frames before the query, is visible to it (as `attention.visible_frames`)."""
-    if lag < 0:
-        return False
-    if lag < config.cache_frames:
-        return True
-    refs = config.ref_stride > 0 and config.ref_count > 0
-    return refs and index % config.ref_stride == 0 and lag < config.cache_frames + config.ref_stride * config.ref_count
-
-
-@dataclass
-class ArrayCache:
-    """The stream cache of `GraphModel.step`: per temporal block, the visible past frames' keys/values (numpy)."""
-
-    frame_index: int = 0
-    size: tuple[int, int] | None = None
-    frames: list[int] = field(default_factory=list)
-    keys: list[list[np.ndarray]] = field(default_factory=list)
-    values: list[list[np.ndarray]] = field(default_factory=list)
-
-    def reset(self) -> None:
-        """Forget everything (scene cut, new stream, new size)."""
-        self.frame_index, self.size = 0, None
-        self.frames, self.keys, self.values = [], [], []
-
-
 class GraphModel:
     """Stands in for `InpaintGenerator` in the online engine when only the exported step graph runs: the same
     `config`, `new_cache` and `step`, on numpy arrays."""
@@ -147,9 +122,9 @@ class GraphModel:
     def eval(self) -> GraphModel:
         return self
 
-    def new_cache(self) -> ArrayCache:
+    def new_cache(self) -> StreamCache:
         """An empty cache for `step`."""
-        return ArrayCache()
+        return StreamCache()
 
     def empty_past(self, frame: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Zero-length past keys/values matching a (B, 3, H, W) frame."""
@@ -161,32 +136,16 @@ class GraphModel:
         empty = np.zeros((frame.shape[0], windows, cfg.heads, 0, cfg.dim // cfg.heads), np.float32)
         return [empty] * self.layers, [empty] * self.layers
 
-    def step(self, frame: np.ndarray, mask: np.ndarray, guide: np.ndarray | None, cache: ArrayCache, runner) -> np.ndarray:
+    def step(self, frame: np.ndarray, mask: np.ndarray, guide: np.ndarray | None, cache: StreamCache, runner) -> np.ndarray:
         """Inpaint the next frame of a stream (as `InpaintGenerator.step`); `runner` is an OnnxSession or OpenVinoSession."""
-        unit = self.config.unit
-        size = (-(-frame.shape[-2] // unit) * unit, -(-frame.shape[-1] // unit) * unit)
-        if cache.size is not None and cache.size != size:
-            cache.reset()
-        if cache.size is None or not cache.frames:
-            cache.size = size
-            keys, values = self.empty_past(frame)
-            cache.keys = [[] for _ in keys]
-            cache.values = [[] for _ in values]
-        else:
-            keys = [np.concatenate(layer, axis=3) for layer in cache.keys]
-            values = [np.concatenate(layer, axis=3) for layer in cache.values]
+        keys, values = open_past(cache, frame.shape, self.config, lambda: self.empty_past(frame), _join)
         out, new_keys, new_values = runner(frame, mask, guide, keys, values)
-        for li in range(self.layers):
-            cache.keys[li].append(new_keys[li])
-            cache.values[li].append(new_values[li])
-        cache.frames.append(cache.frame_index)
-        cache.frame_index += 1
-        keep = [i for i, f in enumerate(cache.frames) if visible(cache.frame_index - f, f, self.config)]
-        if len(keep) < len(cache.frames):
-            cache.frames = [cache.frames[i] for i in keep]
-            cache.keys = [[layer[i] for i in keep] for layer in cache.keys]
-            cache.values = [[layer[i] for i in keep] for layer in cache.values]
+        record(cache, self.config, [[k] for k in new_keys], [[v] for v in new_values])
         return out
+
+
+def _join(layer: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(layer, axis=3)
 
 
 # -- starting without torch -------------------------------------------------------------------------------------

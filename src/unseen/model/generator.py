@@ -13,14 +13,13 @@ predicts a residual on the guide and starts out as the identity on it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from unseen.model.attention import WindowBlock, visible_frames
 from unseen.model.config import ModelConfig
+from unseen.model.stream import StreamCache, open_past, record
 
 
 def _act() -> nn.Module:
@@ -84,26 +83,6 @@ class FrameDecoder(nn.Module):
         y = self.fuse(torch.cat([tokens, skip], dim=1))
         y = self.up1(F.interpolate(y, scale_factor=2.0, mode="bilinear", align_corners=False))
         return self.shuffle(self.out(self.up2(y)))
-
-
-@dataclass
-class StreamCache:
-    """State for stepping frame by frame: per temporal block, the keys/values of the visible past frames.
-
-    Bounded: frames leave the cache as soon as no future frame can see them (last K frames plus
-    the sparse reference frames of the config).
-    """
-
-    frame_index: int = 0
-    size: tuple[int, int] | None = None  # padded input (H, W) the cached tokens belong to
-    frames: list[int] = field(default_factory=list)
-    keys: list[list[Tensor]] = field(default_factory=list)  # [block][cached frame] (B, nW, heads, N, hd)
-    values: list[list[Tensor]] = field(default_factory=list)
-
-    def reset(self) -> None:
-        """Forget everything (scene cut, new stream, new size)."""
-        self.frame_index, self.size = 0, None
-        self.frames, self.keys, self.values = [], [], []
 
 
 class InpaintGenerator(nn.Module):
@@ -258,32 +237,16 @@ class InpaintGenerator(nn.Module):
     @torch.no_grad()
     def step_many(self, frames: Tensor, masks: Tensor, guide: Tensor | None, cache: StreamCache) -> Tensor:
         """Inpaint the next T frames of a stream in one batch (B, T, ...); equal to T calls of `step`."""
-        b, t = frames.shape[:2]
-        unit = self.config.unit
-        size = (-(-frames.shape[-2] // unit) * unit, -(-frames.shape[-1] // unit) * unit)
-        if cache.size is not None and cache.size != size:
-            cache.reset()
-        if cache.size is None or not cache.frames:
-            cache.size = size
-            keys, values = self.empty_past(frames[:, 0])
-            cache.keys = [[] for _ in keys]
-            cache.values = [[] for _ in values]
-        else:
-            keys = [torch.cat(layer, dim=3) for layer in cache.keys]
-            values = [torch.cat(layer, dim=3) for layer in cache.values]
+        t = frames.shape[1]
+        keys, values = open_past(cache, frames.shape, self.config, lambda: self.empty_past(frames[:, 0]), _join)
         cfg = self.config
         new_idx = torch.arange(cache.frame_index, cache.frame_index + t)
         key_idx = torch.cat([torch.tensor(cache.frames, dtype=torch.long), new_idx])
         time_mask = visible_frames(new_idx, key_idx, cfg.cache_frames, cfg.ref_stride, cfg.ref_count)
         out, new_keys, new_values = self.step_frames(frames, masks, guide, keys, values, time_mask)
         n = new_keys[0].shape[3] // t
-        for li in range(len(new_keys)):
-            for i in range(t):
-                cache.keys[li].append(new_keys[li][:, :, :, i * n : (i + 1) * n])
-                cache.values[li].append(new_values[li][:, :, :, i * n : (i + 1) * n])
-        cache.frames.extend(new_idx.tolist())
-        cache.frame_index += t
-        self._evict(cache)
+        split = [[k[:, :, :, i * n : (i + 1) * n] for i in range(t)] for k in new_keys]
+        record(cache, cfg, split, [[v[:, :, :, i * n : (i + 1) * n] for i in range(t)] for v in new_values])
         return out
 
     def empty_past(self, frame: Tensor) -> tuple[list[Tensor], list[Tensor]]:
@@ -305,38 +268,14 @@ class InpaintGenerator(nn.Module):
         Equal (to float rounding) to `forward` on the whole stream so far, at the cost of one frame.
         `runner` replaces `step_tensors` (same signature): a compiled or ONNX Runtime backend.
         """
-        unit = self.config.unit
-        size = (-(-frame.shape[-2] // unit) * unit, -(-frame.shape[-1] // unit) * unit)
-        if cache.size is not None and cache.size != size:
-            cache.reset()
-        if cache.size is None or not cache.frames:
-            cache.size = size
-            keys, values = self.empty_past(frame)
-            cache.keys = [[] for _ in keys]
-            cache.values = [[] for _ in values]
-        else:
-            keys = [torch.cat(layer, dim=3) for layer in cache.keys]
-            values = [torch.cat(layer, dim=3) for layer in cache.values]
+        keys, values = open_past(cache, frame.shape, self.config, lambda: self.empty_past(frame), _join)
         out, new_keys, new_values = (runner or self.step_tensors)(frame, mask, guide, keys, values)
-        for li in range(len(new_keys)):
-            cache.keys[li].append(new_keys[li])
-            cache.values[li].append(new_values[li])
-        cache.frames.append(cache.frame_index)
-        cache.frame_index += 1
-        self._evict(cache)
+        record(cache, self.config, [[k] for k in new_keys], [[v] for v in new_values])
         return out
 
-    def _evict(self, cache: StreamCache) -> None:
-        """Drop cached frames that no future frame can see."""
-        cfg = self.config
-        nxt = torch.tensor([cache.frame_index])
-        keep_flags = visible_frames(nxt, torch.tensor(cache.frames), cfg.cache_frames, cfg.ref_stride, cfg.ref_count)[0]
-        keep = [i for i, k in enumerate(keep_flags.tolist()) if k]
-        if len(keep) == len(cache.frames):
-            return
-        cache.frames = [cache.frames[i] for i in keep]
-        cache.keys = [[layer[i] for i in keep] for layer in cache.keys]
-        cache.values = [[layer[i] for i in keep] for layer in cache.values]
+
+def _join(layer: list[Tensor]) -> Tensor:
+    return torch.cat(layer, dim=3)
 
 
 def count_parameters(module: nn.Module) -> int:
