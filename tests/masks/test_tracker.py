@@ -175,3 +175,12 @@ def test_a_plain_disc_through_jpeg_is_followed(shared_data):
             ious.append(iou(tracker(frame), disc))
     tracker.close()
     assert min(ious) > 0.85 and np.mean(ious) > 0.9, (min(ious), int(np.argmin(ious)), np.mean(ious))
+
+
+def test_a_box_too_small_or_inside_out_is_a_clear_error():
+    from unseen.errors import UnseenError
+    from unseen.masks.tracker import BoxTrackerSource
+
+    for box in [(97, 52, -55, 92), (10, 10, 3, 40), (0, 0, 0, 0)]:
+        with pytest.raises(UnseenError, match="at least 4 px"):
+            BoxTrackerSource(box)

@@ -330,6 +330,8 @@ class BoxTrackerSource(MaskSource):
     def __init__(
         self, box: tuple[int, int, int, int], start: int = 0, config: TrackerConfig | None = None, use_segmenters: bool = False
     ) -> None:
+        if len(box) != 4 or min(box[2], box[3]) < 4:
+            raise UnseenError(f"box {tuple(box)}: expected (x, y, w, h) with w and h at least 4 px")
         self.box = box
         self.start = start
         self.config = config or TrackerConfig()
