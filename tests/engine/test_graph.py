@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -55,8 +56,20 @@ def test_a_recorded_graph_runs_without_torch_and_gives_the_same_frames(weights):
     assert graph.fast_start(weights, "onnx", config.bf16) is None
     record.write_text(saved)
     assert graph.fast_start(weights, "onnx", config.bf16) is not None
+    graph_file = Path(json.loads(saved)["graph"])
+    moved = graph_file.rename(graph_file.with_suffix(".moved"))  # the cached graph deleted
+    assert graph.fast_start(weights, "onnx", config.bf16) is None
+    moved.rename(graph_file)
+    assert graph.fast_start(weights, "onnx", config.bf16) is not None
     weights.write_bytes(weights.read_bytes()[:-1] + b" ")  # the same name, other bytes
     assert graph.fast_start(weights, "onnx", config.bf16) is None
+
+
+def test_nothing_is_recorded_for_weights_replaced_while_loading(weights, tmp_path):
+    config = EngineConfig(backend="onnx", work_width=144, work_height=96)
+    engine = OnlineInpainter.from_weights(str(weights), config)
+    stale = graph.weights_digest(b"the bytes hashed before another file replaced them")
+    assert graph.remember_start(stale, weights, "onnx", config.bf16, engine.runner, tmp_path / "other") is None
 
 
 def test_the_fast_start_imports_no_torch(weights):

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import platform
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -159,29 +160,59 @@ def _cpu_identity() -> str:
         return f"{platform.machine()} {platform.processor()}"
 
 
-def _record_path(weights: Path, backend: str, bf16: bool, folder: Path) -> Path:
-    digest = hashlib.sha256(weights.read_bytes())
-    digest.update(f"{RECORD_VERSION} {backend} {bf16} {_cpu_identity()}".encode())
-    return folder / f"start-{digest.hexdigest()[:20]}.json"
+def _versions() -> str:
+    """What an upgrade or install changes the exported graph or `auto`'s choice by: unseen's and torch's versions and
+    which runtimes are installed (found without importing torch or the runtimes; the runtime that runs is checked
+    against the record's version when it opens)."""
+    import importlib.util
+
+    import unseen
+
+    found = [f"unseen={unseen.__version__}"]
+    spec = importlib.util.find_spec("torch")
+    version = Path(spec.origin).with_name("version.py") if spec is not None and spec.origin else None
+    found.append(f"torch={version.read_text() if version is not None and version.is_file() else '-'}")
+    found += [f"{name}={importlib.util.find_spec(name) is not None}" for name in ("onnxruntime", "openvino")]
+    return " ".join(found)
 
 
-def remember_start(weights: str | Path, backend: str, bf16: bool, runner, folder: str | Path | None = None) -> Path | None:
-    """After a start through torch: record which exported graph and runtime `backend` ran (only runners with a cached
-    graph file; `auto` only after its self-check passed), so `fast_start` can skip torch next time."""
+def weights_digest(data: bytes) -> str:
+    """Hex digest of a weights file's bytes."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def _record_path(digest: str, backend: str, bf16: bool, folder: Path) -> Path:
+    key = f"{RECORD_VERSION} {digest} {backend} {bf16} {_versions()} {_cpu_identity()}"
+    return folder / f"start-{hashlib.sha256(key.encode()).hexdigest()[:20]}.json"
+
+
+def remember_start(digest: str, weights: str | Path, backend: str, bf16: bool, runner, folder: str | Path | None = None) -> Path | None:
+    """After a start through torch from weights whose bytes hashed to `digest` before they were loaded: record which
+    exported graph and runtime `backend` ran (only runners with a cached graph file; `auto` only after its
+    self-check passed), so `fast_start` can skip torch next time. Nothing is recorded if the file changed since."""
     graph = getattr(runner, "path", None)
     if graph is None or not Path(graph).is_file():
         return None
     folder = Path(folder) if folder is not None else cache_dir()
     try:
-        path = _record_path(Path(weights), backend, bf16, folder)
+        if weights_digest(Path(weights).read_bytes()) != digest:  # replaced while it was loaded and exported
+            return None
+        path = _record_path(digest, backend, bf16, folder)
         record = {"runtime": runner.name, "version": runner.version, "precision": runner.precision, "graph": str(graph)}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record))
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".start-", suffix=".tmp", dir=folder)
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(record))
         os.replace(tmp, path)
         return path
     except OSError:  # no writable cache: the next start goes through torch again
         return None
+
+
+def _metadata(data: bytes) -> dict[str, str]:
+    """The `__metadata__` of a safetensors file's bytes (its header: 8-byte little-endian length, then JSON)."""
+    size = int.from_bytes(data[:8], "little")
+    return dict(json.loads(data[8 : 8 + size]).get("__metadata__") or {})
 
 
 @dataclass
@@ -195,14 +226,14 @@ class FastStart:
 def fast_start(weights: str | Path, backend: str, bf16: bool, threads: int = 0, folder: str | Path | None = None) -> FastStart | None:
     """The recorded exported graph for these weights and this request, opened without torch; None when there is no
     valid record (first run, other weights, another CPU, a runtime upgraded or removed, a graph deleted)."""
-    from unseen.model.checkpoint import CONFIG_KEY, read_metadata, resolve_weights
+    from unseen.model.checkpoint import CONFIG_KEY, resolve_weights
 
     if backend not in ("auto", "onnx", "openvino"):
         return None
     folder = Path(folder) if folder is not None else cache_dir()
     try:
-        path = resolve_weights(weights)
-        record = json.loads(_record_path(path, backend, bf16, folder).read_text())
+        data = resolve_weights(weights).read_bytes()  # read once: the digest and the config come from the same bytes
+        record = json.loads(_record_path(weights_digest(data), backend, bf16, folder).read_text())
         graph = Path(record["graph"])
         if not graph.is_file():
             return None
@@ -222,7 +253,7 @@ def fast_start(weights: str | Path, backend: str, bf16: bool, threads: int = 0, 
                 return None
         else:
             return None
-        config = ModelConfig.from_json(read_metadata(path)[CONFIG_KEY])
+        config = ModelConfig.from_json(_metadata(data)[CONFIG_KEY])
     except Exception:  # noqa: BLE001 - any doubt about the record: take the torch path, which checks everything
         return None
     return FastStart(GraphModel(config, runner.layers), runner)

@@ -47,6 +47,7 @@ class _Prep:
     guide: np.ndarray | None = None
     cut: bool = False  # the guide saw a scene cut on this frame: the network's cache starts over
     kept: np.ndarray | None = None  # hole pixels whose earlier network fill is kept (still camera)
+    kept_into: np.ndarray | None = None  # the engine's kept-fill map when this frame was planned
 
 
 @dataclass
@@ -135,9 +136,12 @@ class OnlineInpainter(Inpainter):
         fast = graph.fast_start(weights, config.backend, config.bf16, config.threads)
         if fast is not None:
             return cls(fast.model, config, runner=fast.runner)
-        engine = cls(load_generator(weights), config)
-        if config.backend in ("auto", "onnx", "openvino"):
-            graph.remember_start(resolve_weights(weights), config.backend, config.bf16, engine.runner)
+        exported = config.backend in ("auto", "onnx", "openvino")
+        path = resolve_weights(weights)
+        digest = graph.weights_digest(path.read_bytes()) if exported else ""  # before loading: see remember_start
+        engine = cls(load_generator(path), config)
+        if exported:
+            graph.remember_start(digest, path, config.backend, config.bf16, engine.runner)
         return engine
 
     def reset(self) -> None:
@@ -217,7 +221,7 @@ class OnlineInpainter(Inpainter):
             if prep.kept is not None:
                 inside &= ~prep.kept[fy0:fy1, fx0:fx1]
             region[inside] = patch[inside]
-            if self.kept is not None and self.kept_ok is not None:
+            if self.kept is not None and self.kept_ok is not None and prep.kept_into is self.kept_ok:
                 self.kept[fy0:fy1, fx0:fx1][inside] = patch[inside]
                 self.kept_ok[fy0:fy1, fx0:fx1] |= inside
             # unseen pixels outside the box (rare) keep the classical fill
@@ -228,16 +232,17 @@ class OnlineInpainter(Inpainter):
         """Still camera: hole pixels the network filled on earlier frames keep that fill (no flicker, no work), so
         the network runs only where the hole reaches pixels neither the memory nor the network has filled. The
         kept fills go when the camera stops being still, and are all filled anew every `keep_fill` frames."""
-        if prep.done is not None:
-            return
         import cv2
 
-        if not prep.trusted or self.config.keep_fill <= 0:
+        if prep.cut or not prep.trusted or self.config.keep_fill <= 0:  # also on frames with nothing to fill
             self.kept = self.kept_ok = self.kept_last = None
+            return
+        if prep.done is not None:
             return
         if self.kept is None or self.kept_ok is None or self.kept_ok.shape != prep.mask.shape:
             self.kept, self.kept_ok, self.kept_frames = np.zeros_like(prep.frame), np.zeros(prep.mask.shape, bool), 0
             self.kept_last = None
+        prep.kept_into = self.kept_ok  # the map this frame's fill belongs to (a batch may replace it: see _finish)
         self.kept_frames += 1
         if self.kept_frames > self.config.keep_fill:
             self.kept_ok[:] = False

@@ -70,8 +70,9 @@ class GuideConfig:
     min_agreement: float = 0.85  # fraction of the pixels around the holes the warp must reproduce
     min_confidence: float = 0.5  # hole pixels with less confidence than this get Telea
     telea_radius: int = 3
-    rim_fill: int = 16  # never-seen pixels deeper than this (px) inside the hole: Telea at half resolution, the rim at
-    # full (`telea.rim_telea_fill`: +0.1 to +0.4 dB for this guide on val); 0: Telea at full resolution everywhere
+    rim_fill: int = 0  # never-seen pixels deeper than this (px) inside the hole: Telea at half resolution, the rim at
+    # full (`telea.rim_telea_fill`: +0.1 to +0.4 dB for this guide on val; `guide_config` and the `memory` method use
+    # 16); 0: Telea at full resolution everywhere, the guide the v1 weights were trained on
 
 
 def guide_config(masks_lag: bool = False, rim_fill: int = 16) -> GuideConfig:

@@ -246,7 +246,7 @@ class InpaintGenerator(nn.Module):
         out, new_keys, new_values = self.step_frames(frames, masks, guide, keys, values, time_mask)
         n = new_keys[0].shape[3] // t
         split = [[k[:, :, :, i * n : (i + 1) * n] for i in range(t)] for k in new_keys]
-        record(cache, cfg, split, [[v[:, :, :, i * n : (i + 1) * n] for i in range(t)] for v in new_values])
+        record(cache, cfg, split, [[v[:, :, :, i * n : (i + 1) * n] for i in range(t)] for v in new_values], count=t)
         return out
 
     def empty_past(self, frame: Tensor) -> tuple[list[Tensor], list[Tensor]]:

@@ -62,9 +62,9 @@ def open_past(
     return [concat(layer) for layer in cache.keys], [concat(layer) for layer in cache.values]
 
 
-def record(cache: StreamCache, config: ModelConfig, keys: Sequence[Sequence], values: Sequence[Sequence]) -> None:
-    """Add the keys/values of the next frames (per block, one entry per frame) and drop what no future frame sees."""
-    count = len(keys[0]) if keys else 0
+def record(cache: StreamCache, config: ModelConfig, keys: Sequence[Sequence], values: Sequence[Sequence], count: int = 1) -> None:
+    """Add the keys/values of the next `count` frames (per block, one entry per frame) and drop what no future frame
+    sees."""
     for li in range(len(keys)):
         cache.keys[li].extend(keys[li])
         cache.values[li].extend(values[li])

@@ -141,12 +141,12 @@ class Trainer:
     def _freeze_all_but(self, prefixes: list[str]) -> None:
         """Train only the generator's parameters whose names start with one of `prefixes`."""
         names = [n for n, _ in self.gen.named_parameters()]
-        unknown = [p for p in prefixes if not any(n.startswith(p) for n in names)]
+        unknown = [p for p in prefixes if not any(n == p or n.startswith(p + ".") for n in names)]
         if unknown:
             tops = sorted({n.split(".")[0] for n in names})
             raise UnseenError(f"trainable: no generator parameter starts with {unknown} (top-level parts: {', '.join(tops)})")
         for name, param in self.gen.named_parameters():
-            param.requires_grad_(any(name.startswith(p) for p in prefixes))
+            param.requires_grad_(any(name == p or name.startswith(p + ".") for p in prefixes))
 
     # -- state -------------------------------------------------------------------------------
     @property
@@ -165,6 +165,7 @@ class Trainer:
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
             "model_config": self.gen.config.to_json(),
+            "trainable": list(self.cfg.trainable),
             "torch_rng": torch.get_rng_state(),
             "numpy_rng": np.random.get_state(),
             "python_rng": random.getstate(),
@@ -187,6 +188,10 @@ class Trainer:
         state = torch.load(self.ckpt_path, map_location="cpu", weights_only=False)
         if state["model_config"] != self.gen.config.to_json():
             raise UnseenError(f"{self.ckpt_path}: checkpoint is for another model config; use a new `out` folder")
+        if list(state.get("trainable", [])) != list(self.cfg.trainable):  # the optimizer holds only those parameters
+            raise UnseenError(
+                f"{self.ckpt_path}: checkpoint trained trainable={state.get('trainable', [])}, not {self.cfg.trainable}; use a new `out` folder"
+            )
         self.gen.load_state_dict(state["gen"])
         self.disc.load_state_dict(state["disc"])
         self.ema.load_state_dict(state["ema"])
