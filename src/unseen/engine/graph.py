@@ -21,9 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from unseen.model.config import ModelConfig
-from unseen.model.stream import StreamCache, open_past, record
+from unseen.model.stream import StreamCache, open_past, past_shape, record
 
 DEFAULT_THREADS = 1  # intra-op threads when the user gives 0 (see engine/backends.py)
+EXPORTED_BACKENDS = ("auto", "onnx", "openvino")  # the requests a recorded exported graph can serve
 RECORD_VERSION = 1
 
 
@@ -38,10 +39,16 @@ def cache_dir() -> Path:
     return Path(base) / "unseen"
 
 
-def frame_to_array(frame: np.ndarray) -> np.ndarray:
-    """uint8 RGB (H, W, 3) -> float32 (1, 3, H, W) in [-1, 1] (bit-identical to `tensors.frame_to_tensor`)."""
-    x = np.ascontiguousarray(frame).transpose(2, 0, 1)[None].astype(np.float32)
+def clip_to_array(frames: np.ndarray) -> np.ndarray:
+    """uint8 RGB (..., H, W, 3) -> float32 (..., 3, H, W) in [-1, 1]: the network's input scale (engine/tensors.py
+    hands the same values to torch, for training and the eager path)."""
+    x = np.moveaxis(np.asarray(frames), -1, -3).astype(np.float32)
     return x / np.float32(127.5) - np.float32(1.0)
+
+
+def frame_to_array(frame: np.ndarray) -> np.ndarray:
+    """uint8 RGB (H, W, 3) -> float32 (1, 3, H, W) in [-1, 1]."""
+    return clip_to_array(frame)[None]
 
 
 def _split(result: list[np.ndarray], layers: int) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
@@ -129,12 +136,7 @@ class GraphModel:
 
     def empty_past(self, frame: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Zero-length past keys/values matching a (B, 3, H, W) frame."""
-        cfg = self.config
-        per_token = 4 * cfg.token_stride
-        th = -(-frame.shape[-2] // cfg.unit) * cfg.unit // per_token
-        tw = -(-frame.shape[-1] // cfg.unit) * cfg.unit // per_token
-        windows = (th // cfg.window) * (tw // cfg.window)
-        empty = np.zeros((frame.shape[0], windows, cfg.heads, 0, cfg.dim // cfg.heads), np.float32)
+        empty = np.zeros(past_shape(self.config, frame.shape[0], *frame.shape[-2:]), np.float32)
         return [empty] * self.layers, [empty] * self.layers
 
     def step(self, frame: np.ndarray, mask: np.ndarray, guide: np.ndarray | None, cache: StreamCache, runner) -> np.ndarray:
@@ -228,7 +230,7 @@ def fast_start(weights: str | Path, backend: str, bf16: bool, threads: int = 0, 
     valid record (first run, other weights, another CPU, a runtime upgraded or removed, a graph deleted)."""
     from unseen.model.checkpoint import CONFIG_KEY, resolve_weights
 
-    if backend not in ("auto", "onnx", "openvino"):
+    if backend not in EXPORTED_BACKENDS:
         return None
     folder = Path(folder) if folder is not None else cache_dir()
     try:

@@ -136,7 +136,7 @@ class OnlineInpainter(Inpainter):
         fast = graph.fast_start(weights, config.backend, config.bf16, config.threads)
         if fast is not None:
             return cls(fast.model, config, runner=fast.runner)
-        exported = config.backend in ("auto", "onnx", "openvino")
+        exported = config.backend in graph.EXPORTED_BACKENDS
         path = resolve_weights(weights)
         digest = graph.weights_digest(path.read_bytes()) if exported else ""  # before loading: see remember_start
         engine = cls(load_generator(path), config)

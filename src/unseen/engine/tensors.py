@@ -5,15 +5,17 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from unseen.engine.graph import clip_to_array, frame_to_array
+
 
 def frame_to_tensor(frame: np.ndarray) -> torch.Tensor:
-    """uint8 RGB (H, W, 3) -> float (1, 3, H, W) in [-1, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None].float().div(127.5).sub(1.0)
+    """uint8 RGB (H, W, 3) -> float (1, 3, H, W) in [-1, 1] (the values of `graph.frame_to_array`)."""
+    return torch.from_numpy(frame_to_array(frame))
 
 
 def clip_to_tensor(frames: np.ndarray) -> torch.Tensor:
-    """uint8 RGB (T, H, W, 3) -> float (T, 3, H, W) in [-1, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+    """uint8 RGB (T, H, W, 3) -> float (T, 3, H, W) in [-1, 1] (the values of `graph.clip_to_array`)."""
+    return torch.from_numpy(clip_to_array(frames))
 
 
 def tensor_to_frame(x: torch.Tensor) -> np.ndarray:

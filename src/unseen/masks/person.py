@@ -37,7 +37,7 @@ class PersonSegmenter:
     fast (2.4 ms per call with the other core busy).
     """
 
-    def __init__(self, fps: float = 30.0) -> None:  # fps: kept for the callers of the MediaPipe version
+    def __init__(self) -> None:
         from unseen.errors import UnseenError
 
         try:

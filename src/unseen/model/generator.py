@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from unseen.model.attention import WindowBlock, visible_frames
 from unseen.model.config import ModelConfig
-from unseen.model.stream import StreamCache, open_past, record
+from unseen.model.stream import StreamCache, open_past, past_shape, record
 
 
 def _act() -> nn.Module:
@@ -251,13 +251,7 @@ class InpaintGenerator(nn.Module):
 
     def empty_past(self, frame: Tensor) -> tuple[list[Tensor], list[Tensor]]:
         """Zero-length past keys/values matching a (B, 3, H, W) frame, for the first step."""
-        cfg = self.config
-        b = frame.shape[0]
-        unit = cfg.unit
-        th = -(-frame.shape[-2] // unit) * unit // (4 * cfg.token_stride)
-        tw = -(-frame.shape[-1] // unit) * unit // (4 * cfg.token_stride)
-        nw = (th // cfg.window) * (tw // cfg.window)
-        empty = frame.new_zeros(b, nw, cfg.heads, 0, cfg.dim // cfg.heads)
+        empty = frame.new_zeros(past_shape(self.config, frame.shape[0], *frame.shape[-2:]))
         n = sum(1 for blk in self.blocks if blk.temporal)
         return [empty] * n, [empty] * n
 

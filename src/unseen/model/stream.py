@@ -40,6 +40,15 @@ def visible(lag: int, index: int, config: ModelConfig) -> bool:
     return refs and index % config.ref_stride == 0 and lag < config.cache_frames + config.ref_stride * config.ref_count
 
 
+def past_shape(config: ModelConfig, batch: int, height: int, width: int) -> tuple[int, int, int, int, int]:
+    """Shape of an empty (zero frames) past key or value for a (batch, 3, height, width) input: (B, windows, heads,
+    0, head size), the input padded to the config's unit."""
+    per_token = 4 * config.token_stride
+    th = -(-height // config.unit) * config.unit // per_token
+    tw = -(-width // config.unit) * config.unit // per_token
+    return batch, (th // config.window) * (tw // config.window), config.heads, 0, config.dim // config.heads
+
+
 def open_past(
     cache: StreamCache,
     shape: Sequence[int],

@@ -122,8 +122,8 @@ class Trainer:
             self._freeze_all_but(config.trainable)
         self.disc = TPatchGAN().to(self.device)
         self.ema = copy.deepcopy(self.gen).eval().requires_grad_(False)
-        trained = [p for p in self.gen.parameters() if p.requires_grad]
-        self.opt_g = torch.optim.AdamW(trained, lr=config.lr, betas=(0.9, 0.99), weight_decay=config.weight_decay)
+        self.trained = [p for p in self.gen.parameters() if p.requires_grad]  # all, or those `trainable` names
+        self.opt_g = torch.optim.AdamW(self.trained, lr=config.lr, betas=(0.9, 0.99), weight_decay=config.weight_decay)
         self.opt_d = torch.optim.AdamW(self.disc.parameters(), lr=config.d_lr, betas=(0.5, 0.99), weight_decay=0.0)
         self.step = 0
         self.best_psnr = -float("inf")
@@ -140,13 +140,17 @@ class Trainer:
 
     def _freeze_all_but(self, prefixes: list[str]) -> None:
         """Train only the generator's parameters whose names start with one of `prefixes`."""
+
+        def under(name: str, prefix: str) -> bool:  # `blocks` names blocks.0.x, not blocksX
+            return name == prefix or name.startswith(prefix + ".")
+
         names = [n for n, _ in self.gen.named_parameters()]
-        unknown = [p for p in prefixes if not any(n == p or n.startswith(p + ".") for n in names)]
+        unknown = [p for p in prefixes if not any(under(n, p) for n in names)]
         if unknown:
             tops = sorted({n.split(".")[0] for n in names})
             raise UnseenError(f"trainable: no generator parameter starts with {unknown} (top-level parts: {', '.join(tops)})")
         for name, param in self.gen.named_parameters():
-            param.requires_grad_(any(name == p or name.startswith(p + ".") for p in prefixes))
+            param.requires_grad_(any(under(name, p) for p in prefixes))
 
     # -- state -------------------------------------------------------------------------------
     @property
@@ -270,7 +274,7 @@ class Trainer:
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_([p for p in self.gen.parameters() if p.requires_grad], cfg.grad_clip)
+            torch.nn.utils.clip_grad_norm_(self.trained, cfg.grad_clip)
         self.opt_g.step()
         _ema_update(self.ema, self.gen, min(cfg.ema, (1 + self.step) / (10 + self.step)))  # EMA warm-up
         logs["loss"] = loss.item()
