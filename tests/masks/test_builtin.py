@@ -93,11 +93,13 @@ def _asl_frames(shared_data, name="asl-hungry", limit=0):
     return frames
 
 
-def test_hand_masks_on_a_signing_webcam_clip(shared_data):
-    from unseen.masks.hands import HandLandmarks, HandMaskSource
+@pytest.mark.parametrize("landmarks", ["lite", "full"])
+def test_hand_masks_on_a_signing_webcam_clip(shared_data, landmarks):
+    from unseen.masks.hands import HandConfig, HandLandmarks, HandMaskSource
 
     frames = _asl_frames(shared_data)
-    source = HandMaskSource(landmarks=HandLandmarks())
+    config = HandConfig(landmarks=landmarks)
+    source = HandMaskSource(config, landmarks=HandLandmarks(config))
     found = 0
     try:
         for frame in frames:
@@ -114,6 +116,13 @@ def test_hand_masks_on_a_signing_webcam_clip(shared_data):
     finally:
         source.close()
     assert found >= 0.8 * len(frames), (found, len(frames))
+
+
+def test_unknown_hand_landmark_model_is_a_clear_error():
+    from unseen.masks.bundled import hand_task_bytes
+
+    with pytest.raises(UnseenError, match="unknown hand-landmark model 'huge'"):
+        hand_task_bytes("huge")
 
 
 def test_person_mask_on_a_signing_webcam_clip(shared_data):

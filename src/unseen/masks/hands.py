@@ -28,6 +28,7 @@ class HandConfig:
     """Detection and silhouette sizes (metres on the hand)."""
 
     max_hands: int = 2
+    landmarks: str = "lite"  # hand-landmark model: 'lite' (about 5 ms a hand here) or 'full' (about 10 ms)
     min_detection: float = 0.5  # palm detector score to start a hand
     min_presence: float = 0.5  # landmark model's score that a hand is still there
     min_tracking: float = 0.5  # below this the palm detector runs again
@@ -131,7 +132,7 @@ class HandLandmarks:
         tasks = vision_api()
         vision = tasks.vision
         options = vision.HandLandmarkerOptions(
-            base_options=tasks.BaseOptions(model_asset_buffer=hand_task_bytes()),
+            base_options=tasks.BaseOptions(model_asset_buffer=hand_task_bytes(cfg.landmarks)),
             running_mode=vision.RunningMode.VIDEO,
             num_hands=cfg.max_hands,
             min_hand_detection_confidence=cfg.min_detection,
