@@ -184,3 +184,22 @@ def test_a_box_too_small_or_inside_out_is_a_clear_error():
     for box in [(97, 52, -55, 92), (10, 10, 3, 40), (0, 0, 0, 0)]:
         with pytest.raises(UnseenError, match="at least 4 px"):
             BoxTrackerSource(box)
+
+
+def test_a_still_piece_left_apart_from_a_moving_object_leaves_the_mask():
+    rng = np.random.default_rng(0)
+    before = rng.integers(0, 255, (60, 80), dtype=np.uint8)
+    after = before.copy()
+    after[10:30, 10:30] = rng.integers(0, 255, (20, 20), dtype=np.uint8)  # the object moved: its pixels changed
+    fg = np.zeros((60, 80), bool)
+    fg[10:30, 10:30] = True  # the object
+    fg[40:50, 50:60] = True  # a piece apart from it, on pixels that did not change
+    tracker = BoxTrackerSource((10, 10, 20, 20))
+    tracker.prev_grey, tracker.camera_still = before, True
+    kept = tracker._drop_left_behind(after, fg)
+    assert kept[10:30, 10:30].all() and not kept[40:50, 50:60].any()
+    # the object itself still: nothing tells its pieces from the scene, all stay
+    assert np.array_equal(tracker._drop_left_behind(before, fg), fg)
+    # a moving camera: frame differences say nothing, all stay
+    tracker.camera_still = False
+    assert np.array_equal(tracker._drop_left_behind(after, fg), fg)

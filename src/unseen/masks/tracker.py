@@ -81,6 +81,8 @@ class TrackerConfig:
     lost_after: int = 8  # ... or when this many frames in a row find less than `collapse` of the area expected
     collapse: float = 1 / 3
     still: float = 6.0  # grey change between frames under which a pixel is learnt as background while the object is lost
+    # (on a still camera also: a piece of the mask apart from its largest piece, changing less than this on average
+    # while the largest piece changes more, is scene the object left behind and leaves the mask; 0: off)
     remember_every: int = 5  # confident frames between updates of the appearance template
     search_every: int = 3  # frames between appearance searches while the object is lost
     appearance: AppearanceConfig = field(default_factory=AppearanceConfig)
@@ -368,6 +370,7 @@ class BoxTrackerSource(MaskSource):
         self.contrast = 0.0  # mean P(object | colour) on the object's core minus on its surroundings, last learnt
         self.flow_points = 0  # points that agreed on the last motion the flow measured
         self.flow_share = 0.0  # ... as a share of the points it followed
+        self.camera_still = False  # the last frame's camera motion was none (set by _follow_camera)
 
     def reset(self, box: tuple[int, int, int, int] | None = None) -> None:
         """Start over, optionally with a new box, on the next frame."""
@@ -452,6 +455,7 @@ class BoxTrackerSource(MaskSource):
         """Warp the remembered background with the camera; forget it when the camera motion is unclear."""
         import cv2
 
+        self.camera_still = False
         if self.bg is None:
             return
         outside = _dilate(self.mask, np.ones((15, 15), np.uint8))
@@ -460,6 +464,7 @@ class BoxTrackerSource(MaskSource):
             self.bg_known[:] = False
             return
         if np.abs(matrix[:, 2]).max() < 0.25 and is_translation(matrix, 1e-3):
+            self.camera_still = True
             return  # a static camera
         h, w = grey.shape
         self.bg = cv2.warpAffine(self.bg, matrix, (w, h), flags=cv2.INTER_LINEAR)
@@ -647,7 +652,7 @@ class BoxTrackerSource(MaskSource):
         if self.follower is not None:
             fg = self._segment_class(frame, pred, r)
         else:
-            fg = self._segment_colour(frame, grey, pred, r)
+            fg = self._drop_left_behind(grey, self._segment_colour(frame, grey, pred, r))
         area, expected = float(fg.sum()), max(1.0, self.reference * share)  # part of it may be outside
         # when too little of it is found several frames in a row (it vanished, or the evidence collapsed), it is lost
         self.rejects = self.rejects + 1 if area < cfg.collapse * expected else 0
@@ -677,6 +682,35 @@ class BoxTrackerSource(MaskSource):
         else:
             self._unsure()
         return fg
+
+    def _drop_left_behind(self, grey: np.ndarray, fg: np.ndarray) -> np.ndarray:
+        """Still camera: the pieces of the mask apart from its largest one that did not change since the last frame
+        (mean grey change under `still`) while the largest one did are the scene the object left behind (a part of
+        the background it uncovered, where the prediction stood): without evidence from motion they leave."""
+        import cv2
+
+        if not self.camera_still or self.config.still <= 0 or self.prev_grey is None or not fg.any():
+            return fg
+        box = _bounds(fg)
+        x0, y0, x1, y1 = box
+        count, labels = cv2.connectedComponents(fg[y0:y1, x0:x1].view(np.uint8))
+        if count <= 2:
+            return fg
+        change = cv2.absdiff(grey[y0:y1, x0:x1], self.prev_grey[y0:y1, x0:x1]).astype(np.float64)
+        flat = labels.ravel()
+        area = np.bincount(flat, minlength=count).astype(np.float64)
+        mean = np.bincount(flat, weights=change.ravel(), minlength=count) / np.maximum(area, 1)
+        area[0] = 0
+        largest = int(np.argmax(area))
+        if mean[largest] <= self.config.still:
+            return fg  # the object itself is still: nothing tells its pieces from the scene
+        left = mean < self.config.still
+        left[0] = left[largest] = False
+        if not left.any():
+            return fg
+        out = fg.copy()
+        out[y0:y1, x0:x1] &= ~left[labels]
+        return out
 
     def _unsure(self) -> None:
         """A frame that was not confident: the streak of confident frames starts over, the candidate template goes."""
