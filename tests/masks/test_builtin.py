@@ -118,9 +118,17 @@ def test_hand_masks_on_a_signing_webcam_clip(shared_data, landmarks):
     assert found >= 0.8 * len(frames), (found, len(frames))
 
 
-def test_unknown_hand_landmark_model_is_a_clear_error():
-    from unseen.masks.bundled import hand_task_bytes
+def test_the_hand_task_packs_the_chosen_landmark_model():
+    import io
+    import zipfile
 
+    from unseen.masks.bundled import HAND_LANDMARK_MODELS, PALM_MODEL, hand_task_bytes, model_path
+
+    for name, file in HAND_LANDMARK_MODELS.items():
+        with zipfile.ZipFile(io.BytesIO(hand_task_bytes(name))) as task:
+            assert task.read("hand_landmarks_detector.tflite") == model_path(file).read_bytes()
+            assert task.read("hand_detector.tflite") == model_path(PALM_MODEL).read_bytes()
+    assert model_path(HAND_LANDMARK_MODELS["lite"]).stat().st_size < model_path(HAND_LANDMARK_MODELS["full"]).stat().st_size
     with pytest.raises(UnseenError, match="unknown hand-landmark model 'huge'"):
         hand_task_bytes("huge")
 

@@ -7,7 +7,7 @@ from tests.conftest import write_pngs, write_video
 from unseen.cli import main
 from unseen.datasets.synthetic import moving_object_scene
 from unseen.errors import UnseenError
-from unseen.masks.tracker import BoxTrackerSource, parse_box
+from unseen.masks.tracker import BoxTrackerSource, TrackerConfig, parse_box
 
 
 def _box_around(mask: np.ndarray, pad: int = 4) -> tuple[int, int, int, int]:
@@ -191,15 +191,32 @@ def test_a_still_piece_left_apart_from_a_moving_object_leaves_the_mask():
     before = rng.integers(0, 255, (60, 80), dtype=np.uint8)
     after = before.copy()
     after[10:30, 10:30] = rng.integers(0, 255, (20, 20), dtype=np.uint8)  # the object moved: its pixels changed
+    after[40:48, 10:18] = rng.integers(0, 255, (8, 8), dtype=np.uint8)  # ... and so did a small piece of it
     fg = np.zeros((60, 80), bool)
     fg[10:30, 10:30] = True  # the object
+    fg[40:48, 10:18] = True  # a piece apart from it that moved too
     fg[40:50, 50:60] = True  # a piece apart from it, on pixels that did not change
     tracker = BoxTrackerSource((10, 10, 20, 20))
     tracker.prev_grey, tracker.camera_still = before, True
     kept = tracker._drop_left_behind(after, fg)
-    assert kept[10:30, 10:30].all() and not kept[40:50, 50:60].any()
+    assert kept[10:30, 10:30].all() and kept[40:48, 10:18].all() and not kept[40:50, 50:60].any()
     # the object itself still: nothing tells its pieces from the scene, all stay
     assert np.array_equal(tracker._drop_left_behind(before, fg), fg)
     # a moving camera: frame differences say nothing, all stay
     tracker.camera_still = False
     assert np.array_equal(tracker._drop_left_behind(after, fg), fg)
+    # switched off
+    off = BoxTrackerSource((10, 10, 20, 20), config=TrackerConfig(left_behind=0))
+    off.prev_grey, off.camera_still = before, True
+    assert np.array_equal(off._drop_left_behind(after, fg), fg)
+
+
+def test_the_tracker_knows_when_the_camera_is_still():
+    scene = moving_object_scene(6, 120, 160, seed=3)
+    tracker = BoxTrackerSource(_box_around(scene.masks[0]))
+    for frame in scene.frames[:3]:
+        tracker(frame)
+    assert tracker.camera_still
+    panned = np.roll(scene.frames[3], 4, axis=1)  # the whole view moved 4 px: a panning camera
+    tracker(panned)
+    assert not tracker.camera_still

@@ -81,8 +81,9 @@ class TrackerConfig:
     lost_after: int = 8  # ... or when this many frames in a row find less than `collapse` of the area expected
     collapse: float = 1 / 3
     still: float = 6.0  # grey change between frames under which a pixel is learnt as background while the object is lost
-    # (on a still camera also: a piece of the mask apart from its largest piece, changing less than this on average
-    # while the largest piece changes more, is scene the object left behind and leaves the mask; 0: off)
+    left_behind: float = 6.0  # colour mode, still camera: a piece of the mask apart from its largest piece whose mean
+    # grey change between frames is under this while the largest piece's is over it is scene the object left behind,
+    # and leaves the mask (0: off)
     remember_every: int = 5  # confident frames between updates of the appearance template
     search_every: int = 3  # frames between appearance searches while the object is lost
     appearance: AppearanceConfig = field(default_factory=AppearanceConfig)
@@ -370,7 +371,7 @@ class BoxTrackerSource(MaskSource):
         self.contrast = 0.0  # mean P(object | colour) on the object's core minus on its surroundings, last learnt
         self.flow_points = 0  # points that agreed on the last motion the flow measured
         self.flow_share = 0.0  # ... as a share of the points it followed
-        self.camera_still = False  # the last frame's camera motion was none (set by _follow_camera)
+        self.camera_still = False  # no camera motion between the previous frame and this one (set by _follow_camera)
 
     def reset(self, box: tuple[int, int, int, int] | None = None) -> None:
         """Start over, optionally with a new box, on the next frame."""
@@ -685,11 +686,12 @@ class BoxTrackerSource(MaskSource):
 
     def _drop_left_behind(self, grey: np.ndarray, fg: np.ndarray) -> np.ndarray:
         """Still camera: the pieces of the mask apart from its largest one that did not change since the last frame
-        (mean grey change under `still`) while the largest one did are the scene the object left behind (a part of
-        the background it uncovered, where the prediction stood): without evidence from motion they leave."""
+        (mean grey change under `left_behind`) while the largest one did are the scene the object left behind (a
+        part of the background it uncovered, where the prediction stood): without evidence from motion they leave."""
         import cv2
 
-        if not self.camera_still or self.config.still <= 0 or self.prev_grey is None or not fg.any():
+        limit = self.config.left_behind
+        if not self.camera_still or limit <= 0 or self.prev_grey is None or not fg.any():
             return fg
         box = _bounds(fg)
         x0, y0, x1, y1 = box
@@ -702,9 +704,9 @@ class BoxTrackerSource(MaskSource):
         mean = np.bincount(flat, weights=change.ravel(), minlength=count) / np.maximum(area, 1)
         area[0] = 0
         largest = int(np.argmax(area))
-        if mean[largest] <= self.config.still:
+        if mean[largest] <= limit:
             return fg  # the object itself is still: nothing tells its pieces from the scene
-        left = mean < self.config.still
+        left = mean < limit
         left[0] = left[largest] = False
         if not left.any():
             return fg
