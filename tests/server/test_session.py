@@ -228,3 +228,45 @@ def test_a_mask_factory_plugs_its_classes_into_the_page():
             ws.send_text(json.dumps({"type": "detect", "classes": ["bottle"]}))
             closed = _closed(ws)
         assert closed.code == 1003 and "unknown class 'bottle'" in closed.reason
+
+
+def test_a_class_picked_before_it_is_in_view_is_removed_with_the_background_seen_meanwhile():
+    """'Remove people' clicked with nobody in the picture: the engine learns the background from the first frame,
+    so a person stepping in later is replaced by the background exactly (not guessed)."""
+    from unseen.masks.source import MaskSource
+    from unseen.pipeline import load_inpainter
+    from unseen.server.masks import MaskFactory
+    from unseen.server.session import LiveSession
+
+    background = _frame()
+    square = (slice(40, 80), slice(60, 110))
+
+    class PersonFromFrame20(MaskSource):
+        def __init__(self):
+            self.index = 0
+
+        def __call__(self, frame):
+            mask = np.zeros(frame.shape[:2], bool)
+            if self.index >= 20:
+                mask[square] = True
+            self.index += 1
+            return mask
+
+    class People(MaskFactory):
+        def classes(self):
+            return ["person"]
+
+        def for_classes(self, names, width, height):
+            return PersonFromFrame20()
+
+    session = LiveSession(lambda: load_inpainter("memory", masks_lag=True), People(), dilation=0)
+    session.request({"type": "detect", "classes": ["person"]})
+    for i in range(20):
+        assert session.process(i, background).box is None  # nobody in view yet
+    stepped_in = background.copy()
+    stepped_in[square] = (255, 0, 255)
+    result = session.process(20, stepped_in)
+    x, y, w, h = result.box
+    out = stepped_in.copy()
+    out[y : y + h, x : x + w] = np.where(result.mask[..., None], result.patch, out[y : y + h, x : x + w])
+    assert np.abs(out[square].astype(int) - background[square].astype(int)).max() <= 2

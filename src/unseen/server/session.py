@@ -146,9 +146,8 @@ class LiveSession:
             mask = dilate(self.source(frame), self.dilation)
             item.region = hole_region(mask)
             self.state = item.state = "lost" if item.region is None else "removing"
-            if self.inpainter is None:
-                if item.region is None:
-                    return self._timed(item)
+            if self.inpainter is None:  # made at once, hole or not: with nothing to remove in view (a person not
+                # in the picture yet) the engine learns the background, and fills exactly where it has seen it
                 self.inpainter = self.make_inpainter()
             item.inpainter, item.mask = self.inpainter, mask
             item.prepared = self.inpainter.prepare(frame, mask)  # a lost object: the engine keeps learning the background

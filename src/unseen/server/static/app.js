@@ -275,7 +275,7 @@ function showHint(text) {
   } else if (state.state === "lost") {
     hint.textContent = selection.kind === "box"
       ? "Lost the object (it left the view or cannot be seen): it will be removed again when it comes back. Or draw a new box."
-      : `No ${selection.names.join(", ")} in view.`;
+      : `No ${selection.names.join(", ")} in view: learning the background meanwhile.`;
   } else {
     hint.textContent = "Removing. Hold Before / after to compare; Clear selection to stop.";
   }
