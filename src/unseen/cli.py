@@ -105,6 +105,17 @@ def _cmd_live(args: argparse.Namespace) -> int:
     return 0
 
 
+def _seeds(text: str) -> tuple[int, ...]:
+    """'0,1,2' -> (0, 1, 2): distinct non-negative mask seeds."""
+    try:
+        seeds = tuple(dict.fromkeys(int(s) for s in text.split(",") if s.strip()))
+    except ValueError:
+        raise UnseenError(f"--seed {text!r}: give a whole number or a comma-separated list (0,1,2)") from None
+    if not seeds or min(seeds) < 0:
+        raise UnseenError(f"--seed {text!r}: give non-negative whole numbers")
+    return seeds
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -119,7 +130,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     _check_frame_size(args.width, args.height)
     config = EvalConfig(
         methods=methods, weights=args.weights, width=args.width, height=args.height, frames=args.frames,
-        max_clips=args.max_clips, seed=args.seed, ssim_default_window=args.ssim7, real=args.real,
+        max_clips=args.max_clips, seeds=_seeds(args.seed), ssim_default_window=args.ssim7, real=args.real,
         lpips=(args.lpips_alexnet, args.lpips_linear) if args.lpips_alexnet or args.lpips_linear else None,
         i3d=args.vfid_i3d,
     )  # fmt: skip
@@ -318,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=int, default=432, help="clips are resized to this width in pixels (default 432)")
     p.add_argument("--height", type=int, default=240, help="clips are resized to this height in pixels (default 240)")
     p.add_argument("--max-clips", type=int, default=0, help="only the first N clips (default all)")
-    p.add_argument("--seed", type=int, default=0, help="mask seed (default 0)")
+    p.add_argument("--seed", default="0", help="mask seed, or several (0,1,2): every number is then their mean (default 0)")
     p.add_argument("--ssim7", action="store_true", help="also SSIM with the default 7-pixel window")
     p.add_argument("--lpips-alexnet", help="LPIPS: torchvision AlexNet state dict (.pth), read from this path")
     p.add_argument("--lpips-linear", help="LPIPS: the v0.1 AlexNet linear layers (alex.pth of the lpips package)")

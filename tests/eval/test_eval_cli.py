@@ -58,3 +58,27 @@ def test_eval_cli_vfid_with_i3d_weights_from_a_path(tmp_path, capsys):
     rows = list(csv.DictReader((out / "eval_clips.csv").open()))
     assert "i3d_out" not in rows[0]
     assert main(argv + ["--vfid-i3d", str(tmp_path / "missing.pt"), "--out", str(out), "-q"]) == 2
+
+
+def test_eval_cli_several_mask_seeds_average_their_runs(tmp_path, capsys):
+    for k in range(2):
+        scene = moving_object_scene(8, 64, 96, seed=k)
+        write_pngs(tmp_path / "data" / "JPEGImages" / f"clip{k}", scene.frames)
+        write_pngs(tmp_path / "data" / "Annotations" / f"clip{k}", scene.masks)
+    argv = ["eval", str(tmp_path / "data"), "--methods", "telea", "--frames", "5", "--width", "96", "--height", "64", "-q"]
+    psnr = {}
+    for seed in ("1", "2", "1,2"):
+        out = tmp_path / f"out{seed}"
+        assert main(argv + ["--seed", seed, "--out", str(out), "--report", str(out / "R.md")]) == 0
+        rows = list(csv.DictReader((out / "eval_clips.csv").open()))
+        assert sorted({r["seed"] for r in rows}) == seed.split(",")
+        assert len(rows) == 2 * 2 * len(seed.split(","))  # clips x mask kinds x seeds
+        summary = {(r["masks"], r["camera"]): r for r in csv.DictReader((out / "eval_summary.csv").open())}
+        assert summary[("stationary", "all")]["clips"] == "2"
+        psnr[seed] = float(summary[("stationary", "all")]["psnr"])
+        if seed == "1,2":
+            assert "--seed 1,2" in (out / "R.md").read_text()
+    assert psnr["1"] != psnr["2"]  # other strokes
+    assert abs(psnr["1,2"] - (psnr["1"] + psnr["2"]) / 2) < 1e-9
+    assert main(argv + ["--seed", "x", "--out", str(tmp_path / "bad")]) == 2
+    assert "--seed 'x'" in capsys.readouterr().err

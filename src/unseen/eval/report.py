@@ -8,7 +8,7 @@ import os
 import platform
 from pathlib import Path
 
-from unseen.eval.run import EvalConfig, EvalRow, aggregate, crop_sheets, rows_as_dicts
+from unseen.eval.run import EvalConfig, EvalRow, aggregate, crop_sheets, mean_over_seeds, rows_as_dicts
 
 # Published figures, as printed in the papers' own tables (DAVIS / YouTube-VOS, 432x240, E2FGVI's masks, offline,
 # GPU). Quoted for context only: the ProPainter YouTube-VOS row was cross-checked against a second public source;
@@ -52,7 +52,8 @@ def aggregate_table(rows: list[EvalRow]) -> str:
 
 
 def clip_table(rows: list[EvalRow]) -> str:
-    """Markdown: PSNR per clip (rows) and method (columns), per mask kind."""
+    """Markdown: PSNR per clip (rows) and method (columns), per mask kind (averaged over mask seeds)."""
+    rows = mean_over_seeds(rows)
     methods = list(dict.fromkeys(r.method for r in rows))
     lines = ["| clip | camera | masks | " + " | ".join(methods) + " |", "|---|---|---|" + "---:|" * len(methods)]
     keys = list(dict.fromkeys((r.clip, r.camera, r.masks) for r in rows))
@@ -70,6 +71,7 @@ def plot_psnr_per_clip(rows: list[EvalRow], path: Path) -> Path:
     import matplotlib.pyplot as plt
     import numpy as np
 
+    rows = mean_over_seeds(rows)
     methods = list(dict.fromkeys(r.method for r in rows))
     keys = list(dict.fromkeys((r.clip, r.masks) for r in rows))
     fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(keys) + 2), 4))
@@ -152,12 +154,14 @@ def write_reports(rows: list[EvalRow], config: EvalConfig, data: str, out_dir: P
             f"![{p.stem}]({Path(os.path.relpath(p, report.parent)).as_posix()})"
             for p in sheets
         )
+        seeds = f" --seed {','.join(map(str, config.seeds))}" if config.seeds != (0,) else ""
         text = RESULTS_TEMPLATE.format(
-            command=f"unseen eval {data} --methods {','.join(config.methods)} --frames {config.frames} --out {out_dir} --report {report}",
+            command=f"unseen eval {data} --methods {','.join(config.methods)} --frames {config.frames}{seeds} --out {out_dir} --report {report}",
             machine=machine_description(),
             size=f"{config.width}x{config.height}",
             data=data,
             n_clips=len({r.clip for r in rows}),
+            seeds=", ".join(map(str, config.seeds)),
             frames=config.frames,
             aggregate=aggregate_table(rows),
             clips=clip_table(rows),
@@ -183,6 +187,8 @@ regenerate the page.
 - Synthetic masks with known ground truth, reproducible from a seed: **stationary** free-form strokes (the
   FuseFormer/E2FGVI kind) and **moving** object silhouettes (shapes from the clips' `Annotations/`), dilated
   with a 3x3 cross, 4 iterations. Pixels under the hole are overwritten before a method sees a frame.
+  Mask seeds: {seeds}; with several, every number is the mean over them (one stroke or silhouette path per clip
+  is a small sample: per-clip stationary rows move by up to 0.4 dB from one seed to the next).
 - **Online**: every method sees frame t only after frames 0..t-1 and never a later one.
 - Methods: `telea` (OpenCV per frame); `lastseen` (each pixel keeps its last unmasked value, no motion model,
   Telea where never seen: the trivial memory every other method must beat); `memory` (the engine's classical

@@ -8,7 +8,7 @@ method sees them. Real-object mode: the clips' own annotations as holes, no trut
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +29,7 @@ class EvalConfig:
     height: int = 240
     frames: int = 40  # at most this many frames per clip
     max_clips: int = 0  # 0: all
-    seed: int = 0
+    seeds: tuple[int, ...] = (0,)  # mask seeds: every clip and mask kind runs once per seed (rows keep theirs)
     kinds: tuple[str, ...] = ("stationary", "moving")
     ssim_default_window: bool = False  # also report SSIM with skimage's 7-px window
     real: bool = False  # real-object mode
@@ -46,6 +46,7 @@ class EvalRow:
     camera: str  # static | moving
     masks: str  # stationary | moving | real
     method: str
+    seed: int
     psnr: float
     ssim: float
     ssim7: float
@@ -143,7 +144,8 @@ def evaluate(root: str | Path, config: EvalConfig, progress: bool = True, sheets
     silhouettes = _silhouettes(clips)
     work = (config.width, config.height)
     rows: list[EvalRow] = []
-    jobs = [(i, c, k) for i, c in enumerate(clips) for k in (("real",) if config.real else config.kinds)]
+    seeds = (0,) if config.real else config.seeds
+    jobs = [(i, c, k, s) for s in seeds for i, c in enumerate(clips) for k in (("real",) if config.real else config.kinds)]
     if config.real:
         jobs = [j for j in jobs if j[1].annotations is not None]
         if not jobs:
@@ -161,13 +163,13 @@ def evaluate(root: str | Path, config: EvalConfig, progress: bool = True, sheets
 
         i3d = I3DFeatures.from_file(config.i3d)
     bar = tqdm(total=len(jobs) * len(config.methods), unit="run", disable=not progress)
-    for i, clip, kind in jobs:
+    for i, clip, kind, mask_seed in jobs:
         t, h, w = clip.frames.shape[:3]
         camera = camera_kind(clip.frames)
         if kind == "real":
             masks, shown, truth = clip.annotations, clip.frames, None
         else:
-            seed = config.seed * 1000 + i
+            seed = mask_seed * 1000 + i
             masks = stationary_masks(seed, t, h, w) if kind == "stationary" else moving_masks(seed, t, h, w, silhouettes)
             shown = clip.frames.copy()
             shown[masks] = 0  # what is under the hole never reaches a method
@@ -194,12 +196,13 @@ def evaluate(root: str | Path, config: EvalConfig, progress: bool = True, sheets
                 ew = warping_error(outputs, outputs)  # no truth: flow between the outputs themselves
                 fl = hole_flicker(outputs, outputs[:1] * len(outputs), list(masks))  # change inside the hole
             out_feat = i3d.video(outputs) if true_feat is not None else None
-            row = EvalRow(clip.name, camera, kind, name, p, s, s7, ew, fl, fps, lp, out_feat, true_feat)
+            row = EvalRow(clip.name, camera, kind, name, mask_seed, p, s, s7, ew, fl, fps, lp, out_feat, true_feat)
             if truth is not None:
                 row.crops = tuple(crop(im, box) for im in (shown[at], outputs[at], truth[at]))
             rows.append(row)
             if sheets is not None:
-                contact_sheet(sheets / f"{clip.name}-{kind}-{name}.jpg", clip.frames, masks, outputs)
+                suffix = f"-s{mask_seed}" if len(seeds) > 1 else ""
+                contact_sheet(sheets / f"{clip.name}-{kind}-{name}{suffix}.jpg", clip.frames, masks, outputs)
             bar.update(1)
     bar.close()
     return rows
@@ -229,6 +232,7 @@ def crop_sheets(rows: list[EvalRow], out_dir: Path) -> list[Path]:
     import cv2
 
     methods = list(dict.fromkeys(r.method for r in rows))
+    rows = [r for r in rows if r.seed == rows[0].seed]  # several mask seeds: the crops of the first
     written = []
     for masks, camera in dict.fromkeys((r.masks, r.camera) for r in rows if r.crops is not None):
         strips = []
@@ -284,12 +288,28 @@ def aggregate(rows: list[EvalRow]) -> list[dict]:
             sel = [r for r in rows if r.masks == masks and r.method == method and (camera == "all" or r.camera == camera)]
             if not sel:
                 continue
-            agg = {"masks": masks, "camera": camera, "method": method, "clips": len(sel)}
+            agg = {"masks": masks, "camera": camera, "method": method, "clips": len({r.clip for r in sel})}
             for metric in ("psnr", "ssim", "ssim7", "lpips", "ewarp", "flicker", "fps"):
                 agg[metric] = float(np.mean([getattr(r, metric) for r in sel]))
             feats = [(r.i3d_true, r.i3d_out) for r in sel if r.i3d_out is not None]
             agg["vfid"] = vfid([t for t, _ in feats], [o for _, o in feats]) if feats else float("nan")
             out.append(agg)
+    return out
+
+
+def mean_over_seeds(rows: list[EvalRow]) -> list[EvalRow]:
+    """One row per (clip, mask kind, method): the metrics averaged over its mask seeds (the first seed's crops and
+    I3D features kept; `seed` is the first seed). Rows from a single seed come back unchanged."""
+    groups: dict[tuple[str, str, str], list[EvalRow]] = {}
+    for r in rows:
+        groups.setdefault((r.clip, r.masks, r.method), []).append(r)
+    out = []
+    for group in groups.values():
+        if len(group) == 1:
+            out.append(group[0])
+            continue
+        means = {m: float(np.mean([getattr(r, m) for r in group])) for m in ("psnr", "ssim", "ssim7", "ewarp", "flicker", "fps", "lpips")}
+        out.append(replace(group[0], **means))
     return out
 
 
