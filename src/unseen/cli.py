@@ -119,7 +119,7 @@ def _seeds(text: str) -> tuple[int, ...]:
 def _cmd_eval(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from unseen.eval.report import aggregate_table, write_reports
+    from unseen.eval.report import aggregate_table, comparison_table, write_reports
     from unseen.eval.run import EvalConfig, evaluate
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -136,9 +136,17 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     )  # fmt: skip
     if config.lpips and not all(config.lpips):
         raise UnseenError("LPIPS needs both --lpips-alexnet and --lpips-linear")
+    compare = None
+    if args.compare:
+        compare = tuple(m.strip() for m in args.compare.split(","))
+        names = [Path(m).stem if m.endswith(".safetensors") else m for m in methods]
+        if len(compare) != 2 or len(set(compare)) != 2 or not set(compare) <= set(names) or args.real:
+            raise UnseenError(f"--compare {args.compare!r}: give two different methods of this run as NEW,OLD (one of {', '.join(names)})")
     out = Path(args.out)
     rows = evaluate(args.data, config, progress=not args.quiet, sheets=out / "sheets" if args.real else None)
     print(aggregate_table(rows))
+    if compare is not None:
+        print(comparison_table(rows, *compare))
     written = write_reports(rows, config, args.data, out, Path(args.report) if args.report else None)
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
@@ -337,6 +345,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--real", action="store_true", help="real-object mode: the clips' annotations as holes, stability only, contact sheets")
     p.add_argument("--out", default="eval-out", help="folder for CSVs, plots and contact sheets (default eval-out)")
     p.add_argument("--report", help="also write the Markdown results page here (e.g. docs/RESULTS.md)")
+    p.add_argument(
+        "--compare", metavar="NEW,OLD",
+        help="two of the methods (as named in the tables, e.g. small-v2,model): per row the differences, and whether NEW "
+        "beats OLD on every row (higher PSNR, SSIM no lower, E_warp no higher), the rule for shipping weights",
+    )  # fmt: skip
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_eval)
 

@@ -82,3 +82,17 @@ def test_eval_cli_several_mask_seeds_average_their_runs(tmp_path, capsys):
     assert abs(psnr["1,2"] - (psnr["1"] + psnr["2"]) / 2) < 1e-9
     assert main(argv + ["--seed", "x", "--out", str(tmp_path / "bad")]) == 2
     assert "--seed 'x'" in capsys.readouterr().err
+
+
+def test_eval_cli_compare_prints_the_shipping_verdict(tmp_path, capsys):
+    scene = moving_object_scene(6, 64, 96, seed=0)
+    write_pngs(tmp_path / "data" / "JPEGImages" / "clip0", scene.frames)
+    write_pngs(tmp_path / "data" / "Annotations" / "clip0", scene.masks)
+    argv = ["eval", str(tmp_path / "data"), "--methods", "telea,lastseen", "--frames", "5", "--width", "96", "--height", "64"]
+    argv += ["--out", str(tmp_path / "out"), "-q"]
+    assert main(argv + ["--compare", "lastseen,telea"]) == 0
+    out = capsys.readouterr().out
+    assert "| moving | static |" in out and "lastseen better" in out
+    assert "lastseen does not beat telea on: stationary/" in out  # where nothing is ever seen lastseen is Telea
+    assert main(argv + ["--compare", "lastseen,model"]) == 2
+    assert "--compare 'lastseen,model'" in capsys.readouterr().err

@@ -51,6 +51,44 @@ def aggregate_table(rows: list[EvalRow]) -> str:
     return "\n".join(lines)
 
 
+def compare_rows(rows: list[EvalRow], new: str, old: str) -> list[dict]:
+    """Per (masks, camera) row of the aggregate: NEW's and OLD's PSNR, SSIM and E_warp, and whether NEW beats OLD
+    there (higher PSNR, SSIM no lower, E_warp no higher)."""
+    agg = {(a["masks"], a["camera"], a["method"]): a for a in aggregate(rows)}
+    out = []
+    for masks, camera in dict.fromkeys((m, c) for m, c, _ in agg):
+        a, b = agg.get((masks, camera, new)), agg.get((masks, camera, old))
+        if a is None or b is None:
+            continue
+        better = a["psnr"] > b["psnr"] and a["ssim"] >= b["ssim"] and a["ewarp"] <= b["ewarp"]
+        out.append({"masks": masks, "camera": camera, "new": a, "old": b, "better": better})
+    return out
+
+
+def comparison_table(rows: list[EvalRow], new: str, old: str) -> str:
+    """Markdown: NEW against OLD per row (PSNR / SSIM / E_warp x1e3 and the differences) and the verdict."""
+    lines = [
+        f"| masks | camera | {new} | {old} | PSNR diff | SSIM diff | E_warp diff | {new} better |",
+        "|---|---|---|---|---:|---:|---:|---|",
+    ]
+    compared = compare_rows(rows, new, old)
+    for r in compared:
+        a, b = r["new"], r["old"]
+        lines.append(
+            f"| {r['masks']} | {r['camera']} | {a['psnr']:.2f} / {a['ssim']:.4f} / {a['ewarp']:.3f} | "
+            f"{b['psnr']:.2f} / {b['ssim']:.4f} / {b['ewarp']:.3f} | {a['psnr'] - b['psnr']:+.3f} | "
+            f"{a['ssim'] - b['ssim']:+.5f} | {a['ewarp'] - b['ewarp']:+.4f} | {'yes' if r['better'] else '**no**'} |"
+        )
+    failing = [f"{r['masks']}/{r['camera']}" for r in compared if not r["better"]]
+    if not compared:
+        verdict = f"no row has both {new} and {old}"
+    elif failing:
+        verdict = f"{new} does not beat {old} on: " + ", ".join(failing)
+    else:
+        verdict = f"{new} beats {old} on every row"
+    return "\n".join(lines) + "\n\n" + verdict + "."
+
+
 def clip_table(rows: list[EvalRow]) -> str:
     """Markdown: PSNR per clip (rows) and method (columns), per mask kind (averaged over mask seeds)."""
     rows = mean_over_seeds(rows)
