@@ -120,7 +120,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from unseen.eval.report import aggregate_table, comparison_table, write_reports
-    from unseen.eval.run import EvalConfig, evaluate
+    from unseen.eval.run import EvalConfig, evaluate, method_name
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     if not Path(args.data).is_dir():
@@ -138,9 +138,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         raise UnseenError("LPIPS needs both --lpips-alexnet and --lpips-linear")
     compare = None
     if args.compare:
+        if args.real:
+            raise UnseenError("--compare needs the synthetic masks' truth: it cannot be used with --real")
         compare = tuple(m.strip() for m in args.compare.split(","))
-        names = [Path(m).stem if m.endswith(".safetensors") else m for m in methods]
-        if len(compare) != 2 or len(set(compare)) != 2 or not set(compare) <= set(names) or args.real:
+        names = [method_name(m) for m in methods]
+        if len(compare) != 2 or len(set(compare)) != 2 or not set(compare) <= set(names):
             raise UnseenError(f"--compare {args.compare!r}: give two different methods of this run as NEW,OLD (one of {', '.join(names)})")
     out = Path(args.out)
     rows = evaluate(args.data, config, progress=not args.quiet, sheets=out / "sheets" if args.real else None)

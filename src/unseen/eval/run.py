@@ -60,6 +60,14 @@ class EvalRow:
     crops: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False)  # input, output, truth
 
 
+METRICS = ("psnr", "ssim", "ssim7", "lpips", "ewarp", "flicker", "fps")  # EvalRow's numbers, averaged per table row
+
+
+def method_name(method: str) -> str:
+    """A method as the tables name it: a weights path by its file stem (checkpoints/small-v2.safetensors -> small-v2)."""
+    return Path(method).stem if method.endswith(".safetensors") else method
+
+
 @dataclass
 class EvalClip:
     name: str
@@ -179,7 +187,7 @@ def evaluate(root: str | Path, config: EvalConfig, progress: bool = True, sheets
         box = crop_box(masks[at])
         for method in config.methods:
             outputs, fps = run_method(method, config.weights, shown, masks, work)
-            name = Path(method).stem if method.endswith(".safetensors") else method
+            name = method_name(method)
             if truth is not None:
                 p = float(np.mean([psnr(o, g) for o, g in zip(outputs, truth, strict=True)]))
                 s = float(np.mean([ssim(o, g) for o, g in zip(outputs, truth, strict=True)]))
@@ -289,7 +297,7 @@ def aggregate(rows: list[EvalRow]) -> list[dict]:
             if not sel:
                 continue
             agg = {"masks": masks, "camera": camera, "method": method, "clips": len({r.clip for r in sel})}
-            for metric in ("psnr", "ssim", "ssim7", "lpips", "ewarp", "flicker", "fps"):
+            for metric in METRICS:
                 agg[metric] = float(np.mean([getattr(r, metric) for r in sel]))
             feats = [(r.i3d_true, r.i3d_out) for r in sel if r.i3d_out is not None]
             agg["vfid"] = vfid([t for t, _ in feats], [o for _, o in feats]) if feats else float("nan")
@@ -308,7 +316,7 @@ def mean_over_seeds(rows: list[EvalRow]) -> list[EvalRow]:
         if len(group) == 1:
             out.append(group[0])
             continue
-        means = {m: float(np.mean([getattr(r, m) for r in group])) for m in ("psnr", "ssim", "ssim7", "ewarp", "flicker", "fps", "lpips")}
+        means = {m: float(np.mean([getattr(r, m) for r in group])) for m in METRICS}
         out.append(replace(group[0], **means))
     return out
 
