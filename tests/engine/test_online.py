@@ -259,3 +259,27 @@ def test_a_still_scene_keeps_the_network_fill_until_its_surroundings_change():
     for f in frames[:16]:
         off.step(f, hole)
     assert len(ran_off) == 16
+
+
+def test_a_still_scene_refills_a_never_seen_hole_half_from_its_earlier_fill():
+    """`fill_blend`: when a kept fill is filled anew (something moved beside it), the new guess is averaged with the
+    earlier one, so the guess where nothing was ever seen changes smoothly instead of jumping."""
+    h, w = 96, 160
+    background = _textured(h, w, 2)
+    hole = np.zeros((h, w), bool)
+    hole[30:60, 40:80] = True
+    frames = np.repeat(background[None], 18, axis=0).copy()
+    for t in range(16, 18):  # a square appears beside the hole: the kept fill is refreshed
+        frames[t, 30:50, 82 + t - 16 : 94 + t - 16] = 250
+    plain, blended = _engine(fill_blend=0.0), _engine()
+    assert blended.config.fill_blend == 0.5
+    out_plain = [plain.step(f, hole) for f in frames]
+    out_blend = [blended.step(f, hole) for f in frames]
+    first = plain.config.trust_memory  # the first trusted frame: the fill that is then kept
+    for t in range(16):
+        assert np.array_equal(out_plain[t], out_blend[t]), t  # nothing to blend with before the first refill
+    new, old = out_plain[16][hole].astype(np.float32), out_plain[first][hole].astype(np.float32)
+    assert np.abs(new - old).max() > 4  # the refill differs from the kept guess ...
+    expected = np.round(0.5 * new + 0.5 * old)
+    assert np.abs(out_blend[16][hole] - expected).max() <= 1  # ... and the output is halfway between them
+    assert np.array_equal(out_blend[16][~hole], frames[16][~hole])

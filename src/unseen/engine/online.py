@@ -74,6 +74,8 @@ class EngineConfig:
     # nothing visible around it changes, for up to this many frames, so the network runs only where the hole
     # reaches pixels it has not filled yet or whose surroundings changed. 0: off
     keep_change: float = 10.0  # grey-level change (3x3 mean) of a visible pixel that counts as its surroundings changing
+    fill_blend: float = 0.5  # with the camera still (as above), a never-seen pixel the network fills anew is this much
+    # its earlier fill and (1 - this) the new one: the guesses where nothing was seen change smoothly (0: off)
 
 
 def _resize(image: np.ndarray, size: tuple[int, int], nearest: bool = False) -> np.ndarray:
@@ -122,6 +124,7 @@ class OnlineInpainter(Inpainter):
         self.pending: list[_Prep] = []
         self.kept: np.ndarray | None = None  # the network's fills of never-seen pixels (still camera), full resolution
         self.kept_ok: np.ndarray | None = None  # bool (H, W): where `kept` holds a fill
+        self.kept_any: np.ndarray | None = None  # bool (H, W): where `kept` holds a fill, current or not (see fill_blend)
         self.kept_frames = 0  # frames since the kept fills were last all refreshed
         self.kept_last: tuple[np.ndarray, np.ndarray] | None = None  # last frame's grey and hole at working size
 
@@ -149,7 +152,7 @@ class OnlineInpainter(Inpainter):
         self.cache.reset()
         self.roi.reset()
         self.pending = []
-        self.kept = self.kept_ok = self.kept_last = None
+        self.kept = self.kept_ok = self.kept_any = self.kept_last = None
 
     def work_size(self, width: int, height: int) -> tuple[int, int]:
         """Working (width, height) for a frame size: scaled down to fit, never up."""
@@ -220,10 +223,17 @@ class OnlineInpainter(Inpainter):
             inside = full_mask & ~from_memory[fy0:fy1, fx0:fx1]
             if prep.kept is not None:
                 inside &= ~prep.kept[fy0:fy1, fx0:fx1]
-            region[inside] = patch[inside]
-            if self.kept is not None and self.kept_ok is not None and prep.kept_into is self.kept_ok:
-                self.kept[fy0:fy1, fx0:fx1][inside] = patch[inside]
+            if self.kept is not None and self.kept_ok is not None and self.kept_any is not None and prep.kept_into is self.kept_ok:
+                kept, seen_before = self.kept[fy0:fy1, fx0:fx1], self.kept_any[fy0:fy1, fx0:fx1]
+                again = inside & seen_before
+                if self.config.fill_blend > 0 and again.any():  # filled anew: partly the earlier guess (no flicker)
+                    b = np.float32(self.config.fill_blend)
+                    patch = patch.copy()
+                    patch[again] = np.round((1 - b) * patch[again] + b * kept[again]).astype(np.uint8)
+                kept[inside] = patch[inside]
                 self.kept_ok[fy0:fy1, fx0:fx1] |= inside
+                seen_before |= inside
+            region[inside] = patch[inside]
             # unseen pixels outside the box (rare) keep the classical fill
             return composite_frame(frame, fill, mask, self.config.feather)
         return composite_patch(frame, patch, full_mask, self.config.feather, (fx0, fy0))
@@ -235,12 +245,13 @@ class OnlineInpainter(Inpainter):
         import cv2
 
         if prep.cut or not prep.trusted or self.config.keep_fill <= 0:  # also on frames with nothing to fill
-            self.kept = self.kept_ok = self.kept_last = None
+            self.kept = self.kept_ok = self.kept_any = self.kept_last = None
             return
         if prep.done is not None:
             return
         if self.kept is None or self.kept_ok is None or self.kept_ok.shape != prep.mask.shape:
             self.kept, self.kept_ok, self.kept_frames = np.zeros_like(prep.frame), np.zeros(prep.mask.shape, bool), 0
+            self.kept_any = np.zeros(prep.mask.shape, bool)
             self.kept_last = None
         prep.kept_into = self.kept_ok  # the map this frame's fill belongs to (a batch may replace it: see _finish)
         self.kept_frames += 1
