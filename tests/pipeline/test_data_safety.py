@@ -129,11 +129,13 @@ def test_kill_mid_write_leaves_no_partial_output(tmp_path: Path, sig, code, out_
     write_pngs(tmp_path, mask[None], ["logo.png"])
     env = {**os.environ, "PYTHONPATH": SRC}
     argv = [sys.executable, "-m", "unseen", *_remove(tmp_path / "in.mp4", tmp_path / "logo.png", tmp_path / out_name)]
-    # as from a terminal: a test run started in the background (`pytest &`) passes SIGINT on ignored, and an ignored
-    # SIGINT never becomes Ctrl-C in the child
-    proc = subprocess.Popen(
-        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)
-    )
+    # as from a terminal: a test run started in the background (`pytest &`) has SIGINT ignored, which a child inherits
+    # (it would never see Ctrl-C); a handled SIGINT is reset to the default in the child when it starts
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     try:
         assert _wait_for(lambda: any(".partial-" in p.name for p in tmp_path.iterdir()), 60), "no partial output appeared"
         time.sleep(0.3)
