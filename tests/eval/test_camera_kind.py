@@ -42,3 +42,16 @@ def test_a_big_object_moving_before_a_still_camera_is_static() -> None:
         f[y : y + 120, 140:290] = patch
         frames.append(f)
     assert camera_kind(np.stack(frames)) == "static"
+
+
+def test_motion_explains_a_shift_and_not_an_object() -> None:
+    """The function behind both the evaluation's camera test and the box tracker's background model."""
+    import cv2
+
+    from unseen.vision.motion import motion_explains
+
+    grey = cv2.cvtColor(_scene(5), cv2.COLOR_RGB2GRAY)
+    a, b = grey[40:280, 40:472], grey[40:280, 46:478]  # the camera panned 6 px
+    shift = np.array([[1.0, 0.0, -6.0], [0.0, 1.0, 0.0]])
+    assert motion_explains(a, b, shift)
+    assert not motion_explains(a, a.copy(), shift)  # nothing moved: the shift explains less than no motion

@@ -27,7 +27,7 @@ import numpy as np
 from unseen.errors import UnseenError
 from unseen.masks.reacquire import Appearance, AppearanceConfig
 from unseen.masks.source import MaskSource
-from unseen.vision.motion import global_motion, is_translation
+from unseen.vision.motion import global_motion, is_translation, motion_explains
 
 
 def parse_box(text: str, width: int, height: int) -> tuple[int, int, int, int]:
@@ -464,9 +464,9 @@ class BoxTrackerSource(MaskSource):
         if matrix is None:
             self.bg_known[:] = False
             return
-        if np.abs(matrix[:, 2]).max() < 0.25 and is_translation(matrix, 1e-3):
-            self.camera_still = True
-            return  # a static camera
+        if (np.abs(matrix[:, 2]).max() < 0.25 and is_translation(matrix, 1e-3)) or not motion_explains(self.prev_grey, grey, matrix):
+            self.camera_still = True  # a static camera (or one whose "motion" is something big moving in front of it)
+            return
         h, w = grey.shape
         self.bg = cv2.warpAffine(self.bg, matrix, (w, h), flags=cv2.INTER_LINEAR)
         self.bg_known = cv2.warpAffine(self.bg_known.astype(np.uint8), matrix, (w, h), flags=cv2.INTER_NEAREST, borderValue=0) > 0

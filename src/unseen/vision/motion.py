@@ -27,6 +27,19 @@ def global_motion(prev: np.ndarray, cur: np.ndarray, exclude: np.ndarray | None 
     return matrix
 
 
+def motion_explains(prev: np.ndarray, cur: np.ndarray, matrix: np.ndarray, gain: float = 0.8) -> bool:
+    """True when warping `prev` by `matrix` (2x3) explains `cur` (uint8 grey) clearly better than leaving it in place:
+    mean absolute difference away from the borders below `gain` times the unwarped one. A still camera with a large
+    object moving in front of it gives a global motion that follows the object and explains less of the frame than
+    no motion at all."""
+    import cv2
+
+    h, w = prev.shape
+    inner = (slice(h // 12, h - h // 12), slice(w // 12, w - w // 12))  # away from the borders the warp invents
+    warped = cv2.warpAffine(prev, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return float(cv2.absdiff(cur, warped)[inner].mean()) < gain * float(cv2.absdiff(cur, prev)[inner].mean())
+
+
 def is_translation(matrix: np.ndarray, tolerance: float = 2e-3) -> bool:
     """True when a similarity matrix has (almost) no rotation or scale."""
     return bool(np.abs(matrix[:, :2] - np.eye(2)).max() < tolerance)
