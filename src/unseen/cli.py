@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import NoReturn
 
-from unseen.errors import Terminated, UnseenError
+from unseen.errors import Terminated, UnseenError, interrupt_in
 
 
 def _cmd_remove(args: argparse.Namespace) -> int:
@@ -466,6 +466,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"unseen: stopped by {signal.Signals(exc.signum).name}", file=sys.stderr)
         return 128 + exc.signum
     except KeyboardInterrupt:
+        print("unseen: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        # Ctrl-C while an extension module loaded surfaces as its ImportError (or a later one from the half-loaded
+        # module): the user's interrupt, not a bug
+        if interrupt_in(exc) is None:
+            raise
         print("unseen: interrupted", file=sys.stderr)
         return 130
 

@@ -94,3 +94,20 @@ def test_the_numpy_cache_keeps_the_frames_attention_sees():
         expected = visible_frames(torch.tensor([query]), keys, config.cache_frames, config.ref_stride, config.ref_count)[0]
         got = [visible(query - k, k, config) for k in range(12)]
         assert got == expected.tolist()
+
+
+def test_ctrl_c_while_a_runtime_loads_stops_the_start(weights, monkeypatch):
+    """An extension module interrupted while it loads raises ImportError caused by the KeyboardInterrupt: the fast
+    start must stop (the CLI says "interrupted"), not swallow it and fall back to the torch path."""
+
+    def interrupted(data: bytes) -> str:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as stop:
+            raise ImportError("initialization failed") from stop
+
+    monkeypatch.setattr(graph, "weights_digest", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        graph.fast_start(weights, "onnx", True)
+    monkeypatch.setattr(graph, "weights_digest", lambda data: (_ for _ in ()).throw(ImportError("not interrupted")))
+    assert graph.fast_start(weights, "onnx", True) is None  # any other doubt: the torch path

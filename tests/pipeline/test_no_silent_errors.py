@@ -214,6 +214,18 @@ def test_truncated_mkv_without_an_index_is_caught_by_its_duration(tmp_path: Path
             assert (src.shortfall() == (n, 100)) if short else (src.shortfall() is None and n == 100)
 
 
+def test_a_short_truncated_mkv_is_caught_too(tmp_path: Path):
+    # under a second of video lost: with no other stream in the file its duration is the video's own
+    whole = _noise_video(tmp_path / "whole.mkv", 20)
+    data = whole.read_bytes()
+    (tmp_path / "cut.mkv").write_bytes(data[: len(data) // 2])
+    with open_frames(whole) as src:
+        assert len(list(src)) == 20 and src.shortfall() is None
+    with open_frames(tmp_path / "cut.mkv") as src:
+        n = len(list(src))
+        assert n < 16 and src.shortfall() is not None and src.shortfall()[0] == n
+
+
 def test_complete_real_files_are_not_called_short(shared_data: Path):
     # a decoder dropping a frame or two (box, pillow, bgs-video02) and a sparse AVI whose index lists 444 slots for
     # 68 frames spread over its whole 29.6 s (tree) are complete files

@@ -64,7 +64,7 @@ class OnnxSession:
     def __init__(self, path: str | Path, threads: int = 0) -> None:
         import onnxruntime as ort
 
-        from unseen.errors import UnseenError
+        from unseen.errors import UnseenError, interrupt_in
 
         self.path, self.version = Path(path), ort.__version__
         options = ort.SessionOptions()
@@ -74,6 +74,8 @@ class OnnxSession:
         try:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # noqa: BLE001 - ORT raises several types
+            if (stop := interrupt_in(exc)) is not None:
+                raise stop from None
             raise UnseenError(f"cannot load ONNX step graph {path}: {exc}") from None
         self.inputs = [i.name for i in self.session.get_inputs()]
         self.outputs = [o.name for o in self.session.get_outputs()]
@@ -91,7 +93,7 @@ class OpenVinoSession:
     name = "openvino"
 
     def __init__(self, path: str | Path, bf16: bool = True, threads: int = 0) -> None:
-        from unseen.errors import UnseenError
+        from unseen.errors import UnseenError, interrupt_in
 
         try:
             import openvino as ov
@@ -110,6 +112,8 @@ class OpenVinoSession:
         try:
             self.compiled = core.compile_model(core.read_model(str(path)), "CPU", config)
         except Exception as exc:  # noqa: BLE001 - OpenVINO raises RuntimeError subclasses
+            if (stop := interrupt_in(exc)) is not None:
+                raise stop from None
             raise UnseenError(f"OpenVINO cannot compile the step graph {path}: {exc}") from None
         self.request = self.compiled.create_infer_request()
         self.layers = (len(self.compiled.outputs) - 1) // 2
@@ -256,6 +260,10 @@ def fast_start(weights: str | Path, backend: str, bf16: bool, threads: int = 0, 
         else:
             return None
         config = ModelConfig.from_json(_metadata(data)[CONFIG_KEY])
-    except Exception:  # noqa: BLE001 - any doubt about the record: take the torch path, which checks everything
+    except Exception as exc:  # noqa: BLE001 - any doubt about the record: take the torch path, which checks everything
+        from unseen.errors import interrupt_in
+
+        if (stop := interrupt_in(exc)) is not None:  # Ctrl-C while a runtime loaded: stop, do not fall back
+            raise stop from None
         return None
     return FastStart(GraphModel(config, runner.layers), runner)

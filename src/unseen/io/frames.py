@@ -266,7 +266,9 @@ class VideoSource(FrameSource):
         ends_early = listed is not None and end is not None and end < listed - max(2 / fps, 0.01 * listed)
         if expected and self.packets < expected and (ends_early or end is None or listed is None):
             return self.decoded, expected
-        if self.counted and ends_early and end < listed - 1.0:  # no index to count: the duration (may include audio)
+        # no index to count: the duration, which may be another stream's (audio running on) unless there is none
+        slack = 1.0 if len(self.container.streams) > 1 else 0.0
+        if self.counted and ends_early and end < listed - slack:
             return self.decoded, max(self.decoded + 1, round(listed * fps))
         return None
 
