@@ -205,10 +205,17 @@ def _add_mask_args(p: argparse.ArgumentParser) -> None:
     which = p.add_mutually_exclusive_group()  # the usage line shows that these exclude each other
     which.add_argument("--masks", help="mask folder (PNG per frame), one PNG for all frames, or a mask video")
     which.add_argument(
-        "--box", help="x,y,w,h box around the object on frame --at; it is segmented and tracked (--box=-4,0,50,60 or --box -4,0,50,60)"
+        "--box",
+        help="x,y,w,h box around the object on frame --at; it is segmented and tracked; a box past the frame's edge is cut to it (--box=-4,0,50,60 or --box -4,0,50,60)",
     )
     which.add_argument("--remove", help="person, hand, face (bundled models), or COCO class names with --detector, e.g. bottle,cup")
-    p.add_argument("--at", type=int, default=0, help="frame index the --box refers to (default 0)")
+    p.add_argument(
+        "--at",
+        type=int,
+        default=0,
+        help="frame index the --box refers to (default 0); the frames before it pass through unchanged (the tracker only "
+        "goes forward, as on a live stream)",
+    )
     p.add_argument("--detector", help="RTMDet-Ins (mmdeploy) or YOLO-seg (ultralytics) .onnx model")
     p.add_argument(
         "--detector-kind",

@@ -174,3 +174,11 @@ def test_runners_are_built_one_at_a_time(monkeypatch, model):
     for t in threads:
         t.join(timeout=60)
     assert not any(t.is_alive() for t in threads) and overlaps[0] == 0
+
+
+def test_threads_never_exceed_the_usable_cores():
+    from unseen.engine.graph import resolve_threads, usable_cores
+
+    assert resolve_threads(0) == 1
+    assert resolve_threads(1) == 1
+    assert resolve_threads(10_000) == usable_cores()

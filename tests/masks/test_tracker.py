@@ -36,7 +36,7 @@ def test_masks_are_empty_before_the_selected_frame():
 
 
 @pytest.mark.parametrize(
-    "text,message", [("1,2,3", "four numbers"), ("a,b,c,d", "four numbers"), ("0,0,2,2", "at least 4x4"), ("90,10,50,50", "leaves the")]
+    "text,message", [("1,2,3", "four numbers"), ("a,b,c,d", "four numbers"), ("0,0,2,2", "at least 4x4"), ("130,10,50,50", "lies outside")]
 )
 def test_bad_boxes_are_clear_errors(text, message):
     with pytest.raises(UnseenError, match=message):
@@ -220,3 +220,9 @@ def test_the_tracker_knows_when_the_camera_is_still():
     panned = np.roll(scene.frames[3], 4, axis=1)  # the whole view moved 4 px: a panning camera
     tracker(panned)
     assert not tracker.camera_still
+
+
+def test_a_box_past_the_frame_edge_is_cut_to_the_frame():
+    assert parse_box("-10,-4,50,60", 128, 96) == (0, 0, 40, 56)
+    assert parse_box("100,80,50,50", 128, 96) == (100, 80, 28, 16)
+    assert parse_box("10.4,20.6,30,40", 128, 96) == (10, 21, 30, 40)

@@ -60,10 +60,12 @@ def test_box_with_a_negative_coordinate_parses_in_both_forms(tmp_path: Path, cap
     frames, _, _ = moving_square_clip(4, 64, 96)
     write_video(tmp_path / "in.mp4", frames)
     base = ["remove", str(tmp_path / "in.mp4"), "--out", str(tmp_path / "o"), "--method", "telea", "-q"]
-    for box in (["--box", "-10,-10,50,50"], ["--box=-10,-10,50,50"]):
-        assert main(base + box) == 2
-        assert "--box '-10,-10,50,50': the box leaves the 96x64 frame" in capsys.readouterr().err
-    assert main(base + ["--box", "2,18,16,16"]) == 0
+    for box in (["--box", "-10,-10,50,50"], ["--box=-10,-10,50,50"]):  # cut to the frame, with a note
+        assert main(base + box + ["--overwrite"]) == 0
+        assert "--box -10,-10,50,50 reaches past the 96x64 frame; using 0,0,40,40" in capsys.readouterr().err
+    assert main(base + ["--box", "-60,-10,50,50", "--overwrite"]) == 2
+    assert "--box '-60,-10,50,50': the box lies outside the 96x64 frame" in capsys.readouterr().err
+    assert main(base + ["--box", "2,18,16,16", "--overwrite"]) == 0
     assert len(list((tmp_path / "o").iterdir())) == 4
     assert np.all([p.suffix == ".png" for p in (tmp_path / "o").iterdir()])
 

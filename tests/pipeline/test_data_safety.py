@@ -89,6 +89,11 @@ def test_overwrite_refuses_folders_with_anything_but_unseen_frames(project: Path
     assert "is a file" in _last_err(capsys)
     assert main(_remove(project / "in.mp4", project / "masks", project / "clip.mp4", "--overwrite")) == 2
     assert "is a folder" in _last_err(capsys)
+    # and a file at a video path that is not a video (notes saved under the wrong name)
+    (project / "notes.mp4").write_text("my notes, not a video")
+    before = _snapshot(project)
+    assert main(_remove(project / "in.mp4", project / "masks", project / "notes.mp4", "--overwrite")) == 2
+    assert "is not a video file" in _last_err(capsys)
     assert _snapshot(project) == before
 
 
@@ -103,9 +108,10 @@ def test_overwrite_replaces_unseen_own_outputs(project: Path, tmp_path: Path):
     assert main(argv + ["--overwrite"]) == 0  # a folder of frames named after the input: unseen's own
     assert sorted(p.name for p in out.iterdir()) == sorted(f"shot_{i}.png" for i in range(8))
     video = tmp_path / "o.mp4"
-    video.write_bytes(b"an old output")
-    assert main(_remove(project / "in.mp4", project / "masks", video, "--overwrite")) == 0
-    assert video.stat().st_size > 100 and video.read_bytes()[4:8] == b"ftyp"
+    assert main(_remove(project / "in.mp4", project / "masks", video, "--method", "lastseen")) == 0
+    old = video.read_bytes()
+    assert main(_remove(project / "in.mp4", project / "masks", video, "--overwrite")) == 0  # a video: replaced
+    assert video.stat().st_size > 100 and video.read_bytes()[4:8] == b"ftyp" and video.read_bytes() != old
     assert [p.name for p in tmp_path.iterdir() if ".partial-" in p.name or ".replaced-" in p.name] == []
 
 

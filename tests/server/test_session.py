@@ -157,7 +157,7 @@ def test_a_box_outside_the_frame_is_refused_like_the_cli(before_any_frame):
         ws.send_text(json.dumps({"type": "select", "box": [1000, 1000, 50, 50]}))
         ws.send_bytes(encode_frame(2, frame))
         closed = _closed(ws)
-    assert closed.code == 1003 and "leaves the 480x288 frame" in closed.reason, closed.reason
+    assert closed.code == 1003 and "lies outside the 480x288 frame" in closed.reason, closed.reason
 
 
 def test_a_box_inside_the_frame_is_accepted_at_the_edge():

@@ -28,9 +28,18 @@ EXPORTED_BACKENDS = ("auto", "onnx", "openvino")  # the requests a recorded expo
 RECORD_VERSION = 1
 
 
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity, e.g. a container's share), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def resolve_threads(threads: int) -> int:
-    """Intra-op threads for the model: `threads`, or DEFAULT_THREADS for 0."""
-    return threads if threads > 0 else DEFAULT_THREADS
+    """Intra-op threads for the model: `threads` (at most the usable cores: more only fight each other), or
+    DEFAULT_THREADS for 0."""
+    return min(threads, usable_cores()) if threads > 0 else DEFAULT_THREADS
 
 
 def cache_dir() -> Path:

@@ -73,6 +73,17 @@ def check_replaceable(out: Path, names: Iterable[str] | None = None) -> None:
             f"{out}: is {'a link' if out.is_symlink() else 'a file'}, and unseen writes a folder of PNG frames at this path; "
             "nothing was touched (choose another --out)"
         )
+    elif out.is_file() and not looks_like_video(out):
+        raise UnseenError(f"{out}: is not a video file; --overwrite replaces only unseen's own output, nothing was touched")
+
+
+def looks_like_video(path: Path) -> bool:
+    """True when the file starts like an MP4/MOV (an ISO media box) or a Matroska/WebM file (EBML), or is empty."""
+    with open(path, "rb") as f:
+        head = f.read(12)
+    if not head:
+        return True
+    return head[:4] == b"\x1a\x45\xdf\xa3" or head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip")
 
 
 def check_output_path(out: str | Path, overwrite: bool, keep: Iterable[str | Path | None] = (), names: Iterable[str] | None = None) -> Path:

@@ -31,16 +31,18 @@ from unseen.vision.motion import global_motion, is_translation, motion_explains
 
 
 def parse_box(text: str, width: int, height: int) -> tuple[int, int, int, int]:
-    """Parse 'x,y,w,h' (pixels of the input frame) and check it lies inside a width x height frame."""
+    """Parse 'x,y,w,h' (pixels of the input frame); a box reaching past the frame's edge is cut to the frame (an
+    object at the edge), one that keeps less than 4x4 pixels inside it is refused."""
     try:
         x, y, w, h = (int(round(float(v))) for v in text.split(","))
     except ValueError:
         raise UnseenError(f"--box {text!r}: expected four numbers x,y,w,h (pixels)") from None
     if w < 4 or h < 4:
         raise UnseenError(f"--box {text!r}: the box must be at least 4x4 pixels")
-    if x < 0 or y < 0 or x + w > width or y + h > height:
-        raise UnseenError(f"--box {text!r}: the box leaves the {width}x{height} frame")
-    return x, y, w, h
+    x0, y0, x1, y1 = max(0, x), max(0, y), min(width, x + w), min(height, y + h)
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        raise UnseenError(f"--box {text!r}: the box lies outside the {width}x{height} frame")
+    return x0, y0, x1 - x0, y1 - y0
 
 
 @dataclass

@@ -6,6 +6,7 @@ their mask sources with `build_masks(MaskSpec(...), info)` and their inpainters 
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 from unseen.engine.inpainter import Inpainter
@@ -73,6 +74,8 @@ def build_masks(spec: MaskSpec, info) -> MaskSource:
         text = spec.box if isinstance(spec.box, str) else ",".join(str(v) for v in spec.box)
         check_at(spec.at, info.frame_count)
         x, y, w, h = parse_box(text, info.width, info.height)
+        if tuple(round(float(v)) for v in text.split(",")) != (x, y, w, h):
+            print(f"unseen: note: --box {text} reaches past the {info.width}x{info.height} frame; using {x},{y},{w},{h}", file=sys.stderr)
         size = fit_pixels(info.width, info.height, TRACK_PIXELS)  # HD and larger: the tracker follows a scaled copy
         sx, sy = size[0] / info.width, size[1] / info.height
         box = (round(x * sx), round(y * sy), max(4, round(w * sx)), max(4, round(h * sy)))
@@ -142,6 +145,10 @@ def load_inpainter(method: str = "model", weights="small", engine=None, **engine
     threads = engine_options.get("threads", 0 if engine is None else engine.threads)
     if not isinstance(threads, int) or threads < 0:
         raise UnseenError("--threads must be 0 (automatic) or more")
+    from unseen.engine.graph import usable_cores
+
+    if method == "model" and threads > usable_cores():
+        print(f"unseen: note: --threads {threads} is more than the {usable_cores()} cores here; using {usable_cores()}", file=sys.stderr)
     if method != "model":
         tuned = {
             k: v

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 import numpy as np
 from fastapi import WebSocket
 
+from unseen.engine.graph import resolve_threads
 from unseen.engine.inpainter import Inpainter
 from unseen.engine.registry import BACKENDS
 from unseen.errors import UnseenError
@@ -167,7 +168,7 @@ def engine_workers(threads: int = 0) -> ThreadPoolExecutor:
     def init() -> None:
         import torch
 
-        torch.set_num_threads(threads or 1)
+        torch.set_num_threads(resolve_threads(threads))
 
     return ThreadPoolExecutor(max_workers=worker_count(), thread_name_prefix="unseen-engine", initializer=init)
 
