@@ -49,6 +49,14 @@ def test_masks_of_another_size_are_resized_nearest_with_a_notice(tmp_path: Path,
     assert "resizing masks" in capsys.readouterr().err
 
 
+def test_masks_of_another_shape_are_refused(tmp_path: Path):
+    tall = np.zeros((96, 64), bool)  # frames are 48x32: a turned picture, not the same one at another size
+    tall[10:20, 30:50] = True
+    write_pngs(tmp_path, tall[None])
+    with pytest.raises(UnseenError, match="masks are 64x96 but frames are 48x32: another shape"):
+        next(iter(MaskFiles(tmp_path, _info(1))))
+
+
 def test_mask_video_by_order_and_count_check(tmp_path: Path):
     _, masks, _ = moving_square_clip(6, 32, 48)
     vid = np.repeat((masks * 255).astype(np.uint8)[..., None], 3, axis=3)

@@ -109,3 +109,14 @@ def test_numbers_out_of_range_are_one_line_errors(tmp_path: Path, capsys):
         assert main(argv) == 2, argv
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("unseen: error:") and message in err[0], (argv, err)
+
+
+def test_a_score_out_of_range_and_a_video_path_ending_in_a_slash_are_refused(tmp_path: Path, capsys):
+    frames, masks, _ = moving_square_clip(3, 64, 96)
+    write_video(tmp_path / "in.mp4", frames)
+    base = ["remove", str(tmp_path / "in.mp4"), "--method", "telea", "-q"]
+    assert main(base + ["--remove", "person", "--score", "5", "--out", str(tmp_path / "a.mp4")]) == 2
+    assert "--score 5.0: a detector score threshold lies between 0 and 1" in capsys.readouterr().err
+    assert main(base + ["--box", "2,18,16,16", "--out", str(tmp_path / "b.mp4") + "/"]) == 2
+    assert "ends with a slash (a folder) but names a video file" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]

@@ -72,6 +72,12 @@ class MaskFiles:
         h, w = self.frames.height, self.frames.width
         if mask.shape == (h, w):
             return mask
+        mh, mw = mask.shape
+        if abs(np.log((mw / mh) / (w / h))) > 0.03:  # not the same picture at another size (a turned phone video?)
+            raise UnseenError(
+                f"masks are {mw}x{mh} but frames are {w}x{h}: another shape, not the same frame at another size "
+                "(masks must match the frames, upright)"
+            )
         if not self._noticed_resize:
             print(
                 f"unseen: note: masks are {mask.shape[1]}x{mask.shape[0]}, frames are {w}x{h}; resizing masks (nearest)",

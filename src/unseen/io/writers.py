@@ -89,6 +89,8 @@ def looks_like_video(path: Path) -> bool:
 def check_output_path(out: str | Path, overwrite: bool, keep: Iterable[str | Path | None] = (), names: Iterable[str] | None = None) -> Path:
     """Refuse an output that is or holds one of the `keep` paths (input, masks), an existing output (unless overwrite and
     it is unseen's own kind of output), and an output folder that is missing or unwritable."""
+    if isinstance(out, str) and out.endswith(("/", os.sep)) and Path(out).suffix.lower() in VIDEO_OUT_EXTENSIONS:
+        raise UnseenError(f"{out}: ends with a slash (a folder) but names a video file; drop one or the other")
     out = Path(out)
     suffix = out.suffix.lower()
     if suffix in (".avi", ".webm", ".gif", ".h264", ".h265") or suffix in IMAGE_EXTENSIONS:
@@ -369,6 +371,8 @@ def open_writer(
     out = check_output_path(out, overwrite, (info.path, *keep), names)
     if out.suffix.lower() in VIDEO_OUT_EXTENSIONS:
         return VideoWriter(out, info, overwrite, crf, info.path if info.has_audio else None)
+    if info.has_audio:
+        print(f"unseen: note: {out} is a folder of PNG frames: the input's audio is not in it (write .mp4 to keep it)", file=sys.stderr)
     return PngFolderWriter(out, names, overwrite)
 
 

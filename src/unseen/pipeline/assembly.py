@@ -61,6 +61,8 @@ def build_masks(spec: MaskSpec, info) -> MaskSource:
         )
     if spec.at and spec.box is None:
         raise UnseenError("--at is the frame --box refers to; it needs --box")
+    if not 0.0 < spec.score < 1.0:
+        raise UnseenError(f"--score {spec.score}: a detector score threshold lies between 0 and 1 (default 0.3)")
     hold = 0 if spec.hold is None else spec.hold
     dil = DILATE_FILES
     if spec.masks:
