@@ -312,3 +312,30 @@ def test_rim_fill_is_telea_near_the_rim_and_coarse_deeper():
     err_rim = np.abs(out[big].astype(int) - frame[big]).mean()
     err_telea = np.abs(telea_fill(frame, big)[big].astype(int) - frame[big]).mean()
     assert err_rim <= err_telea + 2.0, (err_rim, err_telea)
+
+
+def _coarse_scene(seed: int, h: int = 120, w: int = 260) -> np.ndarray:
+    """A coarse textured RGB scene (blobs a few tens of px across), mean grey about 128."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    small = rng.integers(40, 216, (h // 20 + 2, w // 20 + 2, 3), dtype=np.uint8)
+    return cv2.resize(small, (w + 40, h + 40), interpolation=cv2.INTER_CUBIC)[20 : 20 + h, 20 : 20 + w]
+
+
+def test_a_cut_between_two_shots_of_the_same_brightness_starts_over_and_a_pan_does_not():
+    """Two shots of about the same brightness (mean grey 125 and 129): their full-resolution difference (32 grey
+    levels here) was under the old threshold (60), as most cuts between real shots were (31-90 on the val clips); the
+    thumbnail of the unmasked pixels changes by 29 at the cut and by at most 10 in the pan."""
+    hole = np.zeros((120, 200), bool)
+    hole[40:80, 80:120] = True
+    wide = np.concatenate([_coarse_scene(1, 120, 260), _coarse_scene(2, 120, 260)], axis=1)
+    builder = GuideBuilder()
+    for t in range(8):  # a pan of 6 px a frame: no cut
+        builder.step(wide[:, 6 * t : 6 * t + 200].copy(), hole)
+        assert not builder.cut
+    other = _coarse_scene(7, 120, 200)
+    builder.step(other, hole)  # another shot
+    assert builder.cut
+    builder.step(other, hole)
+    assert not builder.cut

@@ -40,7 +40,9 @@ class GuideConfig:
     leave_frames: int = 2  # still -> moving only after this many consecutive frames below `leave_still`
     track_margin: int = 12  # background points this close to a hole are left out (the tracker's window sees it)
     motion_width: int = 640  # camera-motion estimate on frames downscaled to at most this width
-    cut_threshold: float = 60.0  # mean abs grey change (0..255) that counts as a scene cut
+    cut_threshold: float = 25.0  # mean abs grey change (0..255) of a 16-px-wide thumbnail, holes left out, that counts
+    # as a scene cut: camera motion and people moving barely change it (val clips at most 20, a car-mounted camera),
+    # a cut between shots 31-90, a looped clip jumping back 28
     colour_tolerance: float = 16.0  # mean abs RGB difference under which two observations agree
     rim: int = 6  # unmasked pixels closer than this to the hole are where masks miss the object (a rim, a limb):
     # there, a value that travels with the hole and contradicts the memory is not trusted ...
@@ -149,6 +151,7 @@ class GuideBuilder:
         self._prev: np.ndarray | None = None  # last frame, uint8 RGB
         self._prev_hole: np.ndarray | None = None
         self._prev_grey: np.ndarray | None = None  # last frame, grey at motion scale
+        self._prev_thumb: tuple[np.ndarray, np.ndarray] | None = None  # last frame's thumbnail (see _thumbnail)
         self._prev_small_hole: np.ndarray | None = None  # last hole at motion scale
         self._stable: np.ndarray | None = None  # uint8 (H, W): consecutive frames unmasked and unchanged
         self._rejected: np.ndarray | None = None  # bool (H, W): unmasked values the memory did not take last frame
@@ -211,7 +214,8 @@ class GuideBuilder:
         self.cut = False
         grey, scale = self._motion_grey(frame)
         small_hole = hole if scale == 1.0 else cv2.resize(hole.astype(np.uint8), grey.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
-        if self._prev_grey is not None and float(np.mean(cv2.absdiff(grey, self._prev_grey))) > c.cut_threshold:
+        thumb = _thumbnail(grey, small_hole)
+        if self._prev_thumb is not None and _thumb_change(self._prev_thumb, thumb) > c.cut_threshold:
             prev_still = self.still
             self.reset()
             self.cut, self.still = True, prev_still
@@ -283,6 +287,7 @@ class GuideBuilder:
             conf[rest] = 0.0
         self.value, self.conf = value, conf
         self._prev, self._prev_hole, self._prev_grey, self._prev_small_hole = frame, hole, grey, small_hole
+        self._prev_thumb = thumb
         return out, confidence
 
     def _travels_with_hole(self, frame: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -420,3 +425,25 @@ class GuideBuilder:
             warped = cv2.remap(self.value, q, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             errors.append(float(np.minimum(_colour_diff(seen, warped), 3 * self.config.colour_tolerance).mean()))
         return candidates[int(np.argmin(errors))]
+
+
+def _thumbnail(grey: np.ndarray, hole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A 16-px-wide mean of the grey frame over its unmasked pixels, and each cell's unmasked share."""
+    import cv2
+
+    h, w = grey.shape
+    size = (16, max(4, round(16 * h / w)))
+    valid = (~hole).astype(np.float32)
+    total = cv2.resize(grey.astype(np.float32) * valid, size, interpolation=cv2.INTER_AREA)
+    share = cv2.resize(valid, size, interpolation=cv2.INTER_AREA)
+    return total / np.maximum(share, np.float32(1e-3)), share
+
+
+def _thumb_change(before: tuple[np.ndarray, np.ndarray], after: tuple[np.ndarray, np.ndarray]) -> float:
+    """Mean absolute change between two thumbnails over the cells mostly unmasked in both (0 if too few)."""
+    if before[0].shape != after[0].shape:
+        return 0.0
+    both = (before[1] > 0.5) & (after[1] > 0.5)
+    if both.mean() < 0.5:
+        return 0.0
+    return float(np.abs(after[0] - before[0])[both].mean())
