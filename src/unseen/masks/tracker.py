@@ -383,7 +383,7 @@ class BoxTrackerSource(MaskSource):
         self.bg_noise: np.ndarray | None = None  # mean change of each background pixel between frames (0-255)
         self.colours = ColourModel(self.config.colour_bins)
         self.reference = 0.0  # the area the whole object should have, following the motion's scale (and drifting)
-        self.base = 0.0  # the first area times the motion's scale^2: the reference may not drift far above it
+        self.base = 0.0  # the first area times the lasting part of the motion's scale^2: the reference stays near it
         self.size_evidence = SizeEvidence(self.config.size_evidence, self.config.size_window)  # what of that scale counts
         self.centre: np.ndarray | None = None  # the object's centroid (x, y), moved with it beyond the frame's edge
         self.size: np.ndarray | None = None  # (w, h) of that box when last seen whole, scaled with the motion
