@@ -69,7 +69,8 @@ class TrackerConfig:
     scale_agreement: float = 0.7  # the motion's scale counts only when this share of the points agree on the motion
     drift: float = 0.02  # rate at which the reference area follows the accepted areas
     size_evidence: float = 0.04  # the base area follows the motion's scale once it has changed the area by this share ...
-    size_window: int = 30  # ... within this many frames; less is jitter (a still object's scale wanders by 10% a minute)
+    size_window: int = 15  # ... within this many frames processed; less is jitter (a still object's scale wanders by
+    # 10% a minute; 30 frames still let it through when a busy live server processes only every third frame)
     colour_bins: int = 16  # per RGB channel, for the object/surroundings colour model
     colour_rate: float = 0.1  # how fast the colour model learns from each accepted frame
     min_piece: float = 0.25  # a separate piece of the mask must hold this share of the largest piece's overlap with the prediction
@@ -226,7 +227,7 @@ class SizeEvidence:
     still object's similarity fit wanders by about 0.2% a frame, with a bias, which compounded shrinks a mug held
     for a minute by a tenth; an object coming closer passes `share` in a few frames)."""
 
-    def __init__(self, share: float = 0.04, window: int = 30) -> None:
+    def __init__(self, share: float = 0.04, window: int = 15) -> None:
         self.limit, self.window = float(np.log1p(share)), window
         self.pending, self.frames = 0.0, 0  # log of the product of the area scales not passed on yet
 
