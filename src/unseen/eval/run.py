@@ -115,7 +115,7 @@ def camera_kind(frames: np.ndarray) -> str:
     """
     import cv2
 
-    from unseen.vision.motion import global_motion, motion_explains
+    from unseen.vision.motion import global_motion, is_translation, motion_explains
 
     moving = []
     for a, b in zip(frames[:-1:2], frames[1::2], strict=False):
@@ -124,7 +124,7 @@ def camera_kind(frames: np.ndarray) -> str:
         if m is None:
             moving.append(True)
             continue
-        if float(np.hypot(*m[:, 2])) < 0.5 and np.abs(m[:, :2] - np.eye(2)).max() < 2e-3:
+        if float(np.hypot(*m[:, 2])) < 0.5 and is_translation(m):
             moving.append(False)
             continue
         moving.append(motion_explains(ga, gb, m))

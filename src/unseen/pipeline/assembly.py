@@ -149,8 +149,9 @@ def load_inpainter(method: str = "model", weights="small", engine=None, **engine
         raise UnseenError("--threads must be 0 (automatic) or more")
     from unseen.engine.graph import usable_cores
 
-    if method == "model" and threads > usable_cores():
-        print(f"unseen: note: --threads {threads} is more than the {usable_cores()} cores here; using {usable_cores()}", file=sys.stderr)
+    cores = usable_cores()
+    if method == "model" and threads > cores:
+        print(f"unseen: note: --threads {threads} is more than the {cores} cores here; using {cores}", file=sys.stderr)
     if method != "model":
         tuned = {
             k: v
