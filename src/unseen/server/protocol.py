@@ -1,8 +1,10 @@
 """The live WebSocket protocol: small, binary, one or two frames in flight.
 
 Client -> server
-- text JSON control messages: `{"type": "select", "box": [x, y, w, h]}` (finite numbers, pixels of
-  the frames it sends, the box inside the frame and at least 4x4), `{"type": "detect", "classes":
+- text JSON control messages: `{"type": "select", "box": [x, y, w, h], "frame": id}` (finite numbers, pixels of
+  the frames it sends, the box inside the frame and at least 4x4; `frame`, optional, the id of the frame the box was
+  drawn on: when the server still holds it, the object is followed from there to the frame the box reaches, so a
+  box drawn on a moving object a round trip ago still lands on it), `{"type": "detect", "classes":
   ["bottle"]}` (names from `/api/info`'s "classes"), `{"type": "reset"}`. They take effect, in order,
   just before the next frame the server processes (never while one is being processed);
 - binary frames: 4-byte little-endian frame id, then a JPEG/WebP/PNG image at the working resolution.
@@ -62,6 +64,9 @@ def parse_control(text: str) -> dict:
         if not all(math.isfinite(v) and abs(v) <= MAX_COORD for v in box):
             raise ProtocolError(f"select box values must be finite numbers within +-{MAX_COORD}")
         msg["box"] = [int(round(v)) for v in box]
+        frame = msg.get("frame")
+        if frame is not None and not (isinstance(frame, int) and not isinstance(frame, bool) and 0 <= frame < 2**32):
+            raise ProtocolError("select frame must be the id of a frame the client sent")
     return msg
 
 

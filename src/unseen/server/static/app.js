@@ -328,7 +328,8 @@ view.addEventListener("pointerup", (e) => {
   const box = [Math.ceil(x0), Math.ceil(y0), Math.floor(Math.min(x1, work.width)) - Math.ceil(x0), Math.floor(Math.min(y1, work.height)) - Math.ceil(y0)];
   if (box[2] < 4 || box[3] < 4) return;
   picker.value = "";
-  command({ type: "select", box }, { kind: "box" });
+  // the frame on screen, a round trip older than the one this reaches: the server follows the object from it
+  command({ type: "select", box, frame: lastPainted }, { kind: "box" });
 });
 
 function pickClass(name) {
