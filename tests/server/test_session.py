@@ -314,3 +314,37 @@ def test_a_box_drawn_on_an_older_frame_follows_the_object_to_the_frame_it_reache
     assert covered_late < 0.5, covered_late
     covered_unknown, _ = _hole_on_square(drawn_on=77)  # a frame the server never had: the box as it is
     assert covered_unknown == covered_late
+
+
+def test_a_box_that_cannot_be_followed_from_its_frame_starts_on_the_current_one():
+    """A failure while catching up (a tracker error on an old frame) must not drop the connection or the selection."""
+    from unseen.masks.source import MaskSource
+    from unseen.server.masks import MaskFactory
+    from unseen.server.session import LiveSession
+
+    class BoxSource(MaskSource):
+        def __init__(self, box, fail):
+            self.box, self.fail = box, fail
+
+        def __call__(self, frame):
+            if self.fail:
+                raise IndexError("list index out of range")
+            mask = np.zeros(frame.shape[:2], bool)
+            x, y, w, h = self.box
+            mask[y : y + h, x : x + w] = True
+            return mask
+
+    class Factory(MaskFactory):
+        made = 0
+
+        def for_box(self, box, width, height):
+            Factory.made += 1
+            return BoxSource(box, fail=Factory.made == 1)
+
+    session = LiveSession(MemoryInpainter, Factory())
+    for i in range(4):
+        session.process(i, _moving_square(i)[0])
+    session.request({"type": "select", "box": [40, 50, 30, 30], "frame": 1})
+    result = session.process(4, _moving_square(4)[0])
+    assert Factory.made == 2 and result.error is None and result.state == "removing"
+    assert result.box is not None and result.mask.sum() >= 30 * 30

@@ -117,9 +117,14 @@ class LiveSession:
             self.boxed, self.state = True, "removing"
             drawn_on = control.get("frame")
             if drawn_on is not None and any(fid == drawn_on for fid, _ in self.recent):
-                for fid, past in self.recent:  # follow the object from the frame the box was drawn on to now
-                    if fid >= drawn_on:
-                        self.source(past)
+                try:
+                    for fid, past in self.recent:  # follow the object from the frame the box was drawn on to now
+                        if fid >= drawn_on:
+                            self.source(past)
+                except Exception:  # the box as drawn, on the frame it reaches, rather than no selection at all
+                    log.exception("live: following the box from frame %d failed; it starts on the current frame", drawn_on)
+                    self.source.close()
+                    self.source = self.masks.for_box(check_box(control["box"], width, height), width, height)
         elif control["type"] == "detect":
             self.source = self.masks.for_classes(control["classes"], width, height)
             self.state = "removing"
