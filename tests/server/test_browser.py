@@ -114,6 +114,55 @@ def test_box_in_the_page_removes_the_object(tmp_path, model_server):
     assert diff < 30, diff
 
 
+def test_show_mask_tints_the_hole_over_the_view_and_not_into_it(tmp_path, model_server):
+    """ "Show mask" draws the hole the server sends, tinted, on an overlay: over the disc's orbit, about the disc's
+    size, never on the view canvas (which Record captures), and gone when switched off."""
+    from unseen.bench.browser import LivePage, write_y4m
+
+    frames, masks, bg = browser_scene()
+    y4m = write_y4m(tmp_path / "cam.y4m", frames)
+
+    def overlay(live) -> np.ndarray:
+        data = live.page.evaluate(
+            "(() => { const c = document.getElementById('maskview'); return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data); })()"
+        )
+        return np.array(data, np.uint8).reshape(240, 320, 4)
+
+    def tinted(rgba: np.ndarray) -> np.ndarray:
+        r, g, b, a = (rgba[..., i].astype(int) for i in range(4))
+        return (a > 60) & (r > 200) & (g < 60) & (b > 150)
+
+    with LivePage(model_server, y4m) as live:
+        live.wait_ready()
+        live.draw_box((160 - 52, 120 - 44, 160 + 52, 120 + 44))
+        live.wait_frames(10)
+        live.click("#showmask")
+        live.wait_frames(3)
+        shown, view = overlay(live), live.canvas()
+        on_screen = live.page.locator("#view").screenshot()  # what the user sees there: view and overlay together
+        live.click("#showmask")
+        live.wait_frames(2)
+        hidden = overlay(live)
+        overlay_visible = live.page.evaluate("!document.getElementById('maskview').hidden")
+    import cv2
+
+    disc = int(masks[0].sum())
+    orbit = cv2.dilate(masks.any(0).astype(np.uint8), np.ones((31, 31), np.uint8)) > 0  # the server dilates by 12 px
+    tint = shown[..., 3] > 0
+    assert disc < tint.sum() < 4 * disc, (tint.sum(), disc)
+    assert tint[~orbit].sum() == 0
+    assert tinted(shown).sum() > 0.9 * tint.sum()
+    # the painted (recorded) frame is untouched: where the tint is, it shows the background, not a tinted blend
+    blend = 0.5 * bg[tint] + 0.5 * np.array([255, 0, 200])
+    seen = view[..., :3][tint].astype(float)
+    assert np.abs(seen - bg[tint]).mean() < 0.5 * np.abs(seen - blend).mean()
+    assert not overlay_visible and hidden[..., 3].sum() == 0
+    screen = cv2.cvtColor(cv2.imdecode(np.frombuffer(on_screen, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    screen = cv2.resize(screen, (320, 240), interpolation=cv2.INTER_AREA)
+    # around the hole the overlay is clear (the median: the stats and hint boxes cover parts of the view)
+    assert np.median(np.abs(screen[~orbit].astype(int) - view[..., :3][~orbit])) < 10
+
+
 def test_real_clip_the_object_never_shows_and_the_recording_has_none(tmp_path, clip_scene, model_server):
     """Every repaint after the box is drawn, and every frame Record writes, shows the clip's background where the object is."""
     import av

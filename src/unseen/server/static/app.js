@@ -11,6 +11,9 @@ const view = document.getElementById("view"); // only composited frames are draw
 const ctx = view.getContext("2d", { willReadFrequently: true });
 const original = document.getElementById("original"); // the raw frame, shown over the view while comparing
 const octx = original.getContext("2d");
+const maskView = document.getElementById("maskview"); // "Show mask": the hole tinted over the view (never recorded)
+const mctx = maskView.getContext("2d");
+const MASK_TINT = "rgba(255, 0, 200, 0.5)";
 const dragBox = document.getElementById("drag");
 const stats = document.getElementById("stats");
 const hint = document.getElementById("hint");
@@ -119,7 +122,7 @@ function useFile(file) {
 }
 
 video.addEventListener("loadedmetadata", () => {
-  for (const c of [view, original]) { c.width = video.videoWidth; c.height = video.videoHeight; }
+  for (const c of [view, original, maskView]) { c.width = video.videoWidth; c.height = video.videoHeight; }
   scale = Math.min(workSize[0] / view.width, workSize[1] / view.height, 1);
   work.width = Math.round(view.width * scale);
   work.height = Math.round(view.height * scale);
@@ -200,6 +203,19 @@ async function onResult(buffer) {
   followServer(header);
 }
 
+// the hole of the frame just painted, tinted, on the overlay canvas: what the server removes, to check a selection
+function tintHole(mask, h) {
+  mctx.globalCompositeOperation = "source-over";
+  mctx.clearRect(0, 0, maskView.width, maskView.height);
+  if (!mask) return;
+  const inv = 1 / scale;
+  mctx.drawImage(mask, h.x * inv, h.y * inv, Math.ceil(h.w * inv), Math.ceil(h.h * inv));
+  mctx.globalCompositeOperation = "source-in"; // the tint only where the mask's alpha is
+  mctx.fillStyle = MASK_TINT;
+  mctx.fillRect(0, 0, maskView.width, maskView.height);
+  mctx.globalCompositeOperation = "source-over";
+}
+
 function paint(frame, patch, mask, h) {
   ctx.drawImage(frame, 0, 0);
   if (patch) {
@@ -217,6 +233,7 @@ function paint(frame, patch, mask, h) {
     ctx.drawImage(soft, 0, 0, W, H, h.x * inv, h.y * inv, W, H);
   }
   if (comparing) octx.drawImage(frame, 0, 0);
+  if (!maskView.hidden) tintHole(mask, h);
   if (recordTrack) recordTrack.requestFrame();
   if (state.probes) {
     const rects = state.probes.map(([x, y, w, hh]) => {
@@ -347,6 +364,11 @@ document.getElementById("reset").onclick = () => {
 const compare = document.getElementById("compare");
 compare.onpointerdown = () => { comparing = true; compare.classList.add("on"); original.hidden = false; };
 compare.onpointerup = compare.onpointerleave = () => { comparing = false; compare.classList.remove("on"); original.hidden = true; };
+document.getElementById("showmask").onclick = (e) => {
+  maskView.hidden = !maskView.hidden;
+  e.target.classList.toggle("on", !maskView.hidden);
+  if (maskView.hidden) mctx.clearRect(0, 0, maskView.width, maskView.height);
+};
 document.getElementById("record").onclick = (e) => {
   if (recorder) { recorder.stop(); return; }
   const chunks = [];
