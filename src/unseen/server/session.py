@@ -33,7 +33,7 @@ from unseen.server.protocol import ProtocolError, check_box
 
 log = logging.getLogger("unseen.live")
 
-RECENT_FRAMES = 16  # frames kept for a box drawn on an older frame: 3-6 round trips at 2-6 fps, 2.5 MB at 288x480
+RECENT_FRAMES = 8  # frames kept for a box drawn on an older frame (2-3 frames behind with two in flight; 22 MB at 1280x720)
 
 
 @dataclass
