@@ -48,6 +48,8 @@ const sent = new Map(); // frame id -> {frame: ImageBitmap, t0, pageMs}
 let commandsSent = 0; // control messages sent on this connection (the server reports how many it applied)
 let selection = null; // what the user asked for: {kind: "box"} or {kind: "classes", names}
 let serverError = null;
+let notice = null; // a short message for the user (a click that drew no box), shown until noticeUntil
+let noticeUntil = 0;
 let comparing = false;
 let drag = null;
 let recorder = null;
@@ -284,6 +286,7 @@ function followServer(header) {
 function showHint(text) {
   if (text) { hint.textContent = text; return; }
   if (!state.connected) return;
+  if (notice && performance.now() < noticeUntil) { hint.textContent = notice; return; }
   if (serverError) { hint.textContent = `${serverError}.`; return; }
   if (!selection) {
     hint.textContent = picker.hidden ? "Draw a box around the object to remove it." : "Draw a box around the object, or pick a class, to remove it.";
@@ -343,7 +346,13 @@ view.addEventListener("pointerup", (e) => {
   drag = null;
   // working-resolution pixels, rounded inwards so the box never leaves the frame the server sees
   const box = [Math.ceil(x0), Math.ceil(y0), Math.floor(Math.min(x1, work.width)) - Math.ceil(x0), Math.floor(Math.min(y1, work.height)) - Math.ceil(y0)];
-  if (box[2] < 4 || box[3] < 4) return;
+  if (box[2] < 4 || box[3] < 4) { // a click, or a drag too small to hold anything
+    notice = "Drag across the object to draw a box around all of it; a click alone selects nothing.";
+    noticeUntil = performance.now() + 4000;
+    showHint();
+    return;
+  }
+  notice = null;
   picker.value = "";
   // the frame on screen, a round trip older than the one this reaches: the server follows the object from it
   command({ type: "select", box, frame: lastPainted }, { kind: "box" });
