@@ -337,7 +337,7 @@ def test_a_box_that_cannot_be_followed_from_its_frame_starts_on_the_current_one(
     class Factory(MaskFactory):
         made = 0
 
-        def for_box(self, box, width, height):
+        def for_box(self, box, width, height, segmenters=False):
             Factory.made += 1
             return BoxSource(box, fail=Factory.made == 1)
 
@@ -348,3 +348,44 @@ def test_a_box_that_cannot_be_followed_from_its_frame_starts_on_the_current_one(
     result = session.process(4, _moving_square(4)[0])
     assert Factory.made == 2 and result.error is None and result.state == "removing"
     assert result.box is not None and result.mask.sum() >= 30 * 30
+
+
+def test_a_click_on_nothing_says_so_and_selects_nothing():
+    from unseen.server.session import LiveSession
+
+    session = LiveSession(MemoryInpainter)
+    session.process(0, _frame())
+    session.request({"type": "point", "at": [30, 30], "frame": 0})
+    result = session.process(1, _frame())
+    assert result.applied == 1 and result.state == "idle" and result.box is None
+    assert result.error is not None and "under the click" in result.error
+
+
+def test_a_click_on_a_signer_removes_that_person(shared_data):
+    """The page's click: the person under it is boxed on the frame it was made on and followed with the segmenter."""
+    import cv2
+
+    from unseen.io.frames import open_frames
+    from unseen.masks.person import PersonMaskSource
+    from unseen.server.session import LiveSession
+
+    with open_frames(shared_data / "val" / "videos" / "asl-hungry.mkv") as source:
+        frames = [cv2.resize(f, (480, 360), interpolation=cv2.INTER_AREA) for _, f in zip(range(8), source, strict=False)]
+    people = PersonMaskSource()
+    person = people.raw(frames[7])
+    people.close()
+    ys, xs = np.nonzero(person)
+    at = [int(np.median(xs)), int(np.percentile(ys, 20))]  # on the upper body
+    assert person[at[1], at[0]]
+    session = LiveSession(MemoryInpainter)
+    for i in range(6):
+        session.process(i, frames[i])
+    session.request({"type": "point", "at": at, "frame": 3})
+    session.process(6, frames[6])
+    result = session.process(7, frames[7])
+    assert result.error is None and result.state == "removing"
+    hole = np.zeros(person.shape, bool)
+    x, y, w, h = result.box
+    hole[y : y + h, x : x + w] = result.mask
+    assert hole[person].mean() > 0.97, hole[person].mean()  # the signer is in the hole, head to hips
+    assert hole.sum() < 1.3 * person.sum()  # and little else (the session dilates the mask by 3 px)

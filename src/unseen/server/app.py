@@ -258,6 +258,10 @@ async def serve_client(websocket, session: LiveSession, workers: ThreadPoolExecu
                 control = parse_control(message["text"])
                 if control["type"] == "select" and session.size is not None:
                     check_box(control["box"], *session.size)  # refused now; the worker checks again at apply time
+                elif control["type"] == "point" and session.size is not None:
+                    width, height = session.size
+                    if control["at"][0] >= width or control["at"][1] >= height:
+                        raise ProtocolError(f"point at {control['at']} lies outside the {width}x{height} frame")
                 elif control["type"] == "detect":
                     try:
                         session.masks.check_classes(control["classes"])

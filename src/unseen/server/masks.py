@@ -7,6 +7,8 @@ from the bundled models always, and COCO classes when the server has a detector.
 
 from __future__ import annotations
 
+import numpy as np
+
 from unseen.errors import UnseenError
 from unseen.io.frames import SourceInfo
 from unseen.masks.source import MaskSource
@@ -37,11 +39,19 @@ class MaskFactory:
             more = "" if self.segmenter is not None else "; COCO classes need a server started with --detector MODEL.onnx"
             raise UnseenError(f"unknown class {unknown[0]!r} (this server offers {len(offered)} classes{more})")
 
-    def for_box(self, box: tuple[int, int, int, int], width: int, height: int) -> MaskSource:
-        """A source following the object in box (x, y, w, h, pixels of the width x height frames the client sends)."""
+    def for_box(self, box: tuple[int, int, int, int], width: int, height: int, segmenters: bool = False) -> MaskSource:
+        """A source following the object in box (x, y, w, h, pixels of the width x height frames the client sends);
+        with `segmenters`, a person or hand filling the box is followed with its segmenter (a click on one)."""
         from unseen.pipeline import MaskSpec, build_masks
 
-        return build_masks(MaskSpec(box=box, dilate=0, box_segmenters=False), _stream_info(width, height))
+        return build_masks(MaskSpec(box=box, dilate=0, box_segmenters=segmenters), _stream_info(width, height))
+
+    def at_point(self, frame: np.ndarray, x: int, y: int) -> np.ndarray | None:
+        """The silhouette of the hand, else the person, at pixel (x, y) of this frame (a click), or None."""
+        from unseen.masks.point import silhouette_at
+
+        found = silhouette_at(frame, x, y)
+        return None if found is None else found[1]
 
     def for_classes(self, names: list[str], width: int, height: int) -> MaskSource:
         """A source masking every instance of these classes (names already checked)."""

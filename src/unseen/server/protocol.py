@@ -4,7 +4,9 @@ Client -> server
 - text JSON control messages: `{"type": "select", "box": [x, y, w, h], "frame": id}` (finite numbers, pixels of
   the frames it sends, the box inside the frame and at least 4x4; `frame`, optional, the id of the frame the box was
   drawn on: when the server still holds it, the object is followed from there to the frame the box reaches, so a
-  box drawn on a moving object a round trip ago still lands on it), `{"type": "detect", "classes":
+  box drawn on a moving object a round trip ago still lands on it), `{"type": "point", "at": [x, y], "frame": id}`
+  (a click: the hand, else the person, under that pixel of that frame is boxed and followed like a drawn box; with
+  neither there the selection is dropped with an `"error"` saying so), `{"type": "detect", "classes":
   ["bottle"]}` (names from `/api/info`'s "classes"), `{"type": "reset"}`. They take effect, in order,
   just before the next frame the server processes (never while one is being processed);
 - binary frames: 4-byte little-endian frame id, then a JPEG/WebP/PNG image at the working resolution.
@@ -51,7 +53,7 @@ def parse_control(text: str) -> dict:
         msg = json.loads(text)
     except json.JSONDecodeError:
         raise ProtocolError("control message is not JSON") from None
-    if not isinstance(msg, dict) or msg.get("type") not in ("select", "detect", "reset"):
+    if not isinstance(msg, dict) or msg.get("type") not in ("select", "point", "detect", "reset"):
         raise ProtocolError("unknown control message type")
     if msg["type"] == "detect":
         classes = msg.get("classes")
@@ -64,9 +66,17 @@ def parse_control(text: str) -> dict:
         if not all(math.isfinite(v) and abs(v) <= MAX_COORD for v in box):
             raise ProtocolError(f"select box values must be finite numbers within +-{MAX_COORD}")
         msg["box"] = [int(round(v)) for v in box]
+    if msg["type"] == "point":
+        at = msg.get("at")
+        if not (isinstance(at, list) and len(at) == 2 and all(isinstance(v, int | float) and not isinstance(v, bool) for v in at)):
+            raise ProtocolError("point needs at: [x, y]")
+        if not all(math.isfinite(v) and 0 <= v <= MAX_COORD for v in at):
+            raise ProtocolError(f"point at values must be finite numbers within 0-{MAX_COORD}")
+        msg["at"] = [int(v) for v in at]
+    if msg["type"] in ("select", "point"):
         frame = msg.get("frame")
         if frame is not None and not (isinstance(frame, int) and not isinstance(frame, bool) and 0 <= frame < 2**32):
-            raise ProtocolError("select frame must be the id of a frame the client sent")
+            raise ProtocolError(f"{msg['type']} frame must be the id of a frame the client sent")
     return msg
 
 

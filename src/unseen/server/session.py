@@ -107,13 +107,24 @@ class LiveSession:
             self.source.close()
         self.source, self.boxed, self.state = None, False, "idle"
 
-    def _apply(self, control: dict, width: int, height: int) -> None:
-        """One control message, in the front stage, with the engine idle."""
+    def _apply(self, control: dict, frame: np.ndarray) -> str | None:
+        """One control message, in the front stage, with the engine idle; returns a problem to report, if any."""
+        height, width = frame.shape[:2]
         self._drop_source()
         if self.inpainter is not None:
             self.inpainter.reset()
-        if control["type"] == "select":
-            self.source = self.masks.for_box(check_box(control["box"], width, height), width, height)
+        self.applied += 1
+        if control["type"] == "point":  # a click: box the hand or person under it, on the frame it was made on
+            from unseen.masks.point import box_around
+
+            drawn = next((past for fid, past in self.recent if fid == control.get("frame")), frame)
+            x, y = control["at"]
+            found = self.masks.at_point(drawn, x, y) if x < width and y < height else None
+            if found is None:
+                return "no hand or person under the click: drag a box around the object"
+            control = {"type": "select", "box": list(box_around(found)), "frame": control.get("frame"), "class": True}
+        if control["type"] == "select":  # a click's box is followed with the segmenter that found it
+            self.source = self.masks.for_box(check_box(control["box"], width, height), width, height, control.get("class", False))
             self.boxed, self.state = True, "removing"
             drawn_on = control.get("frame")
             if drawn_on is not None and any(fid == drawn_on for fid, _ in self.recent):
@@ -124,11 +135,11 @@ class LiveSession:
                 except Exception:  # the box as drawn, on the frame it reaches, rather than no selection at all
                     log.exception("live: following the box from frame %d failed; it starts on the current frame", drawn_on)
                     self.source.close()
-                    self.source = self.masks.for_box(check_box(control["box"], width, height), width, height)
+                    self.source = self.masks.for_box(check_box(control["box"], width, height), width, height, control.get("class", False))
         elif control["type"] == "detect":
             self.source = self.masks.for_classes(control["classes"], width, height)
             self.state = "removing"
-        self.applied += 1
+        return None
 
     def process(self, frame_id: int, frame: np.ndarray) -> Result:
         """Both stages of one uint8 RGB (H, W, 3) frame, one after the other."""
@@ -154,7 +165,7 @@ class LiveSession:
                         self.inpainter.reset()
                     self.size = (w, h)
                 while self.requests:
-                    self._apply(self.requests.popleft(), w, h)
+                    error = self._apply(self.requests.popleft(), frame) or error
         item = Prepared(frame_id, start, None, state=self.state, applied=self.applied, error=error)
         self.recent.append((frame_id, frame))
         if self.source is None:

@@ -48,8 +48,6 @@ const sent = new Map(); // frame id -> {frame: ImageBitmap, t0, pageMs}
 let commandsSent = 0; // control messages sent on this connection (the server reports how many it applied)
 let selection = null; // what the user asked for: {kind: "box"} or {kind: "classes", names}
 let serverError = null;
-let notice = null; // a short message for the user (a click that drew no box), shown until noticeUntil
-let noticeUntil = 0;
 let comparing = false;
 let drag = null;
 let recorder = null;
@@ -286,10 +284,11 @@ function followServer(header) {
 function showHint(text) {
   if (text) { hint.textContent = text; return; }
   if (!state.connected) return;
-  if (notice && performance.now() < noticeUntil) { hint.textContent = notice; return; }
   if (serverError) { hint.textContent = `${serverError}.`; return; }
   if (!selection) {
-    hint.textContent = picker.hidden ? "Draw a box around the object to remove it." : "Draw a box around the object, or pick a class, to remove it.";
+    hint.textContent = picker.hidden
+      ? "Draw a box around the object (or click a person or a hand) to remove it."
+      : "Draw a box around the object (or click a person or a hand), or pick a class, to remove it.";
   } else if (commandsSent > 0 && state.state === "idle") {
     hint.textContent = "Starting...";
   } else if (state.state === "lost") {
@@ -346,13 +345,12 @@ view.addEventListener("pointerup", (e) => {
   drag = null;
   // working-resolution pixels, rounded inwards so the box never leaves the frame the server sees
   const box = [Math.ceil(x0), Math.ceil(y0), Math.floor(Math.min(x1, work.width)) - Math.ceil(x0), Math.floor(Math.min(y1, work.height)) - Math.ceil(y0)];
-  if (box[2] < 4 || box[3] < 4) { // a click, or a drag too small to hold anything
-    notice = "Drag across the object to draw a box around all of it; a click alone selects nothing.";
-    noticeUntil = performance.now() + 4000;
-    showHint();
+  if (box[2] < 4 || box[3] < 4) { // a click: the hand or person under it, found by the server on the frame on screen
+    const at = [Math.min(Math.floor(x1), work.width - 1), Math.min(Math.floor(y1), work.height - 1)];
+    picker.value = "";
+    command({ type: "point", at, frame: lastPainted }, { kind: "box" });
     return;
   }
-  notice = null;
   picker.value = "";
   // the frame on screen, a round trip older than the one this reaches: the server follows the object from it
   command({ type: "select", box, frame: lastPainted }, { kind: "box" });
