@@ -5,30 +5,23 @@ from __future__ import annotations
 import numpy as np
 
 
-def silhouette_at(frame: np.ndarray, x: int, y: int, reach: int = 4) -> tuple[str, np.ndarray] | None:
-    """("hand" | "person", bool (H, W) silhouette) of the hand, else the person, within `reach` px of pixel (x, y) of
-    a uint8 RGB frame; None when neither is there (or the bundled models cannot run)."""
+def silhouette_at(frame: np.ndarray, x: int, y: int, reach: int = 4) -> np.ndarray | None:
+    """The bool (H, W) silhouette of the hand, else the person, within `reach` px of pixel (x, y) of a uint8 RGB
+    frame; None when neither is there (or the bundled models cannot run)."""
     from unseen.errors import UnseenError
-    from unseen.masks.tracker import ClassFollower
+    from unseen.masks.tracker import class_follower
 
     h, w = frame.shape[:2]
     near = (slice(max(0, y - reach), min(h, y + reach + 1)), slice(max(0, x - reach), min(w, x + reach + 1)))
     for kind in ("hand", "person"):  # a hand lies over the person it belongs to: the smaller thing pointed at wins
         try:
-            if kind == "hand":
-                from unseen.masks.hands import HandMaskSource
-
-                follower = ClassFollower(kind, HandMaskSource())
-            else:
-                from unseen.masks.person import PersonMaskSource
-
-                follower = ClassFollower(kind, PersonMaskSource())
+            follower = class_follower(kind)
         except UnseenError:  # the bundled runtimes are missing
             return None
         try:
             for silhouette, _ in follower.silhouettes(frame):
                 if silhouette[near].any():
-                    return kind, silhouette
+                    return silhouette
         finally:
             follower.close()
     return None

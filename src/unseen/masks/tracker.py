@@ -321,20 +321,24 @@ def box_fit(silhouette: np.ndarray, box: tuple[int, int, int, int]) -> tuple[flo
     return float(covered), float(inside), float(span)
 
 
+def class_follower(kind: str) -> ClassFollower:
+    """The bundled segmenter of "person" or "hand" as a follower (UnseenError when its runtime is missing)."""
+    if kind == "person":
+        from unseen.masks.person import PersonMaskSource
+
+        return ClassFollower(kind, PersonMaskSource())
+    from unseen.masks.hands import HandMaskSource
+
+    return ClassFollower(kind, HandMaskSource())
+
+
 def find_class(frame: np.ndarray, box: tuple[int, int, int, int], config: TrackerConfig) -> tuple[ClassFollower, np.ndarray] | None:
     """If a person or a hand fills the box, its follower and its silhouette on this frame; else None."""
     from unseen.errors import UnseenError
 
     for kind in ("person", "hand"):
         try:
-            if kind == "person":
-                from unseen.masks.person import PersonMaskSource
-
-                follower = ClassFollower(kind, PersonMaskSource())
-            else:
-                from unseen.masks.hands import HandMaskSource
-
-                follower = ClassFollower(kind, HandMaskSource())
+            follower = class_follower(kind)
         except UnseenError:  # mediapipe missing: plain tracking
             return None
         best, best_fill = None, 0.0

@@ -50,8 +50,7 @@ class MaskFactory:
         """The silhouette of the hand, else the person, at pixel (x, y) of this frame (a click), or None."""
         from unseen.masks.point import silhouette_at
 
-        found = silhouette_at(frame, x, y)
-        return None if found is None else found[1]
+        return silhouette_at(frame, x, y)
 
     def for_classes(self, names: list[str], width: int, height: int) -> MaskSource:
         """A source masking every instance of these classes (names already checked)."""

@@ -114,28 +114,28 @@ class LiveSession:
         if self.inpainter is not None:
             self.inpainter.reset()
         self.applied += 1
+        past = [(fid, seen) for fid, seen in self.recent if control.get("frame") is not None and fid >= control["frame"]]
+        if past and past[0][0] != control["frame"]:
+            past = []  # that frame is no longer held (or never was): the control applies to this one
         if control["type"] == "point":  # a click: box the hand or person under it, on the frame it was made on
             from unseen.masks.point import box_around
 
-            drawn = next((past for fid, past in self.recent if fid == control.get("frame")), frame)
             x, y = control["at"]
-            found = self.masks.at_point(drawn, x, y) if x < width and y < height else None
+            found = self.masks.at_point(past[0][1] if past else frame, x, y) if x < width and y < height else None
             if found is None:
                 return "no hand or person under the click: drag a box around the object"
-            control = {"type": "select", "box": list(box_around(found)), "frame": control.get("frame"), "class": True}
+            control = {"type": "select", "box": list(box_around(found)), "class": True}
         if control["type"] == "select":  # a click's box is followed with the segmenter that found it
-            self.source = self.masks.for_box(check_box(control["box"], width, height), width, height, control.get("class", False))
+            box, segmenters = check_box(control["box"], width, height), control.get("class", False)
+            self.source = self.masks.for_box(box, width, height, segmenters)
             self.boxed, self.state = True, "removing"
-            drawn_on = control.get("frame")
-            if drawn_on is not None and any(fid == drawn_on for fid, _ in self.recent):
-                try:
-                    for fid, past in self.recent:  # follow the object from the frame the box was drawn on to now
-                        if fid >= drawn_on:
-                            self.source(past)
-                except Exception:  # the box as drawn, on the frame it reaches, rather than no selection at all
-                    log.exception("live: following the box from frame %d failed; it starts on the current frame", drawn_on)
-                    self.source.close()
-                    self.source = self.masks.for_box(check_box(control["box"], width, height), width, height, control.get("class", False))
+            try:
+                for _, seen in past:  # follow the object from the frame the box was drawn on to now
+                    self.source(seen)
+            except Exception:  # the box as drawn, on the frame it reaches, rather than no selection at all
+                log.exception("live: following the box from frame %d failed; it starts on the current frame", past[0][0])
+                self.source.close()
+                self.source = self.masks.for_box(box, width, height, segmenters)
         elif control["type"] == "detect":
             self.source = self.masks.for_classes(control["classes"], width, height)
             self.state = "removing"
