@@ -283,3 +283,42 @@ def test_a_still_scene_refills_a_never_seen_hole_half_from_its_earlier_fill():
     expected = np.round(0.5 * new + 0.5 * old)
     assert np.abs(out_blend[16][hole] - expected).max() <= 1  # ... and the output is halfway between them
     assert np.array_equal(out_blend[16][~hole], frames[16][~hole])
+
+
+def test_a_moving_camera_mixes_each_answer_with_the_last_output_carried_along_the_flow():
+    """`carry`: with the camera panning, the network's fresh answer in the hole is mixed with the last output carried
+    onto it along the flow; answers whose errors change from frame to frame then err less and flicker less. Frames
+    the guide does not judge carried faithfully (the first ones, before the camera counts as moving) are untouched."""
+    from tests.conftest import textured_background
+
+    world = textured_background(96, 260, seed=9)
+    hole = np.zeros((96, 160), bool)
+    hole[30:66, 60:100] = True  # fixed in the frame while the camera pans right 3 px per frame
+    frames = [world[:, 3 * t : 3 * t + 160].copy() for t in range(20)]
+    off, on = _engine(carry=0.0, carry_unseen=0.0), _engine()
+    assert (on.config.carry, on.config.carry_unseen) == (0.6, 0.4)
+    for engine in (off, on):  # answers with errors of their own on every frame (the same ones for both engines)
+        noise, step = torch.Generator().manual_seed(1), engine.model.step
+        engine.model.step = lambda *a, _s=step, _n=noise, **k: (o := _s(*a, **k)) + 0.1 * torch.randn(o.shape, generator=_n)
+    out_off, out_on, carried = [], [], []
+    for f in frames:
+        for engine, outs in ((off, out_off), (on, out_on)):
+            prep = engine.prepare(f, hole)
+            outs.append(engine.push_prepared(prep)[0])
+        carried.append(prep.carried)
+    assert not any(carried[:2]) and all(carried[4:])  # moving from the third frame on
+    first = carried.index(True)
+    for t in range(first):
+        assert np.array_equal(out_off[t], out_on[t]), t
+    for t in range(first, len(frames)):
+        assert np.array_equal(out_on[t][~hole], frames[t][~hole])  # only the hole changes
+    later = range(first + 4, len(frames))
+
+    def error(outs):
+        return np.mean([np.abs(outs[t][hole].astype(np.float32) - frames[t][hole]).mean() for t in later])
+
+    def flicker(outs):  # change of the hole along the pan: 3 px a frame
+        return np.mean([np.abs(outs[t][30:66, 60:97].astype(np.float32) - outs[t - 1][30:66, 63:100]).mean() for t in later])
+
+    assert error(out_on) < 0.8 * error(out_off)
+    assert flicker(out_on) < 0.6 * flicker(out_off)

@@ -48,6 +48,7 @@ class _Prep:
     cut: bool = False  # the guide saw a scene cut on this frame: the network's cache starts over
     kept: np.ndarray | None = None  # hole pixels whose earlier network fill is kept (still camera)
     kept_into: np.ndarray | None = None  # the engine's kept-fill map when this frame was planned
+    carried: bool = False  # moving camera: the guide's flow carried the last frame faithfully (`EngineConfig.carry`)
 
 
 @dataclass
@@ -76,6 +77,9 @@ class EngineConfig:
     keep_change: float = 10.0  # grey-level change (3x3 mean) of a visible pixel that counts as its surroundings changing
     fill_blend: float = 0.5  # with the camera still (as above), a never-seen pixel the network fills anew is this much
     # its earlier fill and (1 - this) the new one: the guesses where nothing was seen change smoothly (0: off)
+    carry: float = 0.6  # with the camera moving, a hole pixel the guide carried from a seen pixel is this much the
+    # last output, carried along the flow from it to this frame's answer, and (1 - this) that answer (0: off)
+    carry_unseen: float = 0.4  # ... and a hole pixel the guide has never seen (its fill is a guess on every frame)
 
 
 def _resize(image: np.ndarray, size: tuple[int, int], nearest: bool = False) -> np.ndarray:
@@ -127,6 +131,8 @@ class OnlineInpainter(Inpainter):
         self.kept_any: np.ndarray | None = None  # bool (H, W): where `kept` holds a fill, current or not (see fill_blend)
         self.kept_frames = 0  # frames since the kept fills were last all refreshed
         self.kept_last: tuple[np.ndarray, np.ndarray] | None = None  # last frame's grey and hole at working size
+        self.last_out: np.ndarray | None = None  # the last frame given out (see `carry`)
+        self._dis = None  # DIS optical flow for `carry`, made on first use
 
     @classmethod
     def from_weights(cls, weights: str = "small", config: EngineConfig | None = None) -> OnlineInpainter:
@@ -153,6 +159,7 @@ class OnlineInpainter(Inpainter):
         self.roi.reset()
         self.pending = []
         self.kept = self.kept_ok = self.kept_any = self.kept_last = None
+        self.last_out = None
 
     def work_size(self, width: int, height: int) -> tuple[int, int]:
         """Working (width, height) for a frame size: scaled down to fit, never up."""
@@ -167,7 +174,7 @@ class OnlineInpainter(Inpainter):
         height, width = mask.shape
         value, confidence = self.memory.step(frame, mask)
         from_memory = confidence >= 1.0 if self.memory.still else np.zeros_like(mask)
-        prep = _Prep(frame, mask, value, from_memory, confidence, cut=self.memory.cut)
+        prep = _Prep(frame, mask, value, from_memory, confidence, cut=self.memory.cut, carried=self.memory.carried)
         if not mask.any():
             prep.done = frame.copy()
             return prep
@@ -236,7 +243,46 @@ class OnlineInpainter(Inpainter):
             region[inside] = patch[inside]
             # unseen pixels outside the box (rare) keep the classical fill
             return composite_frame(frame, fill, mask, self.config.feather)
+        patch = self._carry(prep, patch, full_mask, (fx0, fy0))
         return composite_patch(frame, patch, full_mask, self.config.feather, (fx0, fy0))
+
+    def _carry(self, prep: _Prep, patch: np.ndarray, hole: np.ndarray, origin: tuple[int, int]) -> np.ndarray:
+        """Moving camera: blend the patch's hole pixels with the last output carried along the flow to this answer.
+
+        Each frame's answer is a fresh estimate with errors of its own; the last output, carried onto it along the
+        flow between the two, is another, so a running mix errs less and flickers less. The flow is measured between
+        this answer (the frame with the patch in its hole) and the last output, so it follows the fill as well as the
+        scene; only on frames whose guide judged the camera's flow faithful (no cut, no failed propagation).
+        Measured on val: docs/RESULTS.md."""
+        import cv2
+
+        c = self.config
+        last = self.last_out
+        if not prep.carried or (c.carry <= 0 and c.carry_unseen <= 0) or last is None or last.shape != prep.frame.shape:
+            return patch
+        x0, y0 = origin
+        h, w = hole.shape
+        cur = prep.frame[y0 : y0 + h, x0 : x0 + w].copy()
+        cur[hole] = patch[hole]
+        before = np.ascontiguousarray(last[y0 : y0 + h, x0 : x0 + w])
+        scale = min(1.0, prep.work[0] / prep.frame.shape[1])  # the flow at working resolution (large inputs)
+        grey_now, grey_before = cv2.cvtColor(cur, cv2.COLOR_RGB2GRAY), cv2.cvtColor(before, cv2.COLOR_RGB2GRAY)
+        if scale < 1.0:
+            size = (max(8, round(w * scale)), max(8, round(h * scale)))
+            grey_now = cv2.resize(grey_now, size, interpolation=cv2.INTER_AREA)
+            grey_before = cv2.resize(grey_before, size, interpolation=cv2.INTER_AREA)
+        if self._dis is None:
+            self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+        flow = self._dis.calc(grey_now, grey_before, None)
+        if scale < 1.0:
+            flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR) * np.float32(w / flow.shape[1])
+        gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        carried = cv2.remap(before, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        seen = prep.confidence[y0 : y0 + h, x0 : x0 + w] > 0 if prep.confidence is not None else np.zeros_like(hole)
+        weight = np.where(seen, np.float32(c.carry), np.float32(c.carry_unseen))[hole][:, None]
+        patch = patch.copy()
+        patch[hole] = np.round((1 - weight) * patch[hole] + weight * carried[hole]).astype(np.uint8)
+        return patch
 
     def _use_kept(self, prep: _Prep) -> None:
         """Still camera: hole pixels the network filled on earlier frames keep that fill (no flicker, no work), so
@@ -322,12 +368,13 @@ class OnlineInpainter(Inpainter):
 
     def _run_one(self, prep: _Prep) -> np.ndarray:
         self._use_kept(prep)
-        if prep.done is not None:
-            return prep.done
-        box = self._box(prep.need, prep.work)
-        f, m, g = self._network_inputs(prep, box)
-        out = self.model.step(f, m, g if self.model.config.guide else None, self.cache, runner=self.runner)
-        return self._finish(prep, out, box)
+        if prep.done is None:
+            box = self._box(prep.need, prep.work)
+            f, m, g = self._network_inputs(prep, box)
+            out = self.model.step(f, m, g if self.model.config.guide else None, self.cache, runner=self.runner)
+            prep.done = self._finish(prep, out, box)
+        self.last_out = prep.done
+        return prep.done
 
     # -- bounded delay: the network runs on k + 1 frames at once -----------------------------------
     def push(self, frame: np.ndarray, mask: np.ndarray) -> list[np.ndarray]:
@@ -342,6 +389,7 @@ class OnlineInpainter(Inpainter):
         for p in self.pending:
             self._use_kept(p)
         batch = [p for p in self.pending if p.done is None]
+        stepped: dict[int, tuple] = {}  # id(prep) -> (the network's output, its box)
         if batch and self.runner.name == "eager":  # torch runs k + 1 frames at once; exported graphs step one by one
             import torch
 
@@ -353,15 +401,16 @@ class OnlineInpainter(Inpainter):
             f, m, g = (torch.stack([x[i] for x in inputs], dim=1) for i in range(3))
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.runner.precision == "bf16"):
                 out = self.model.step_many(f, m, g if self.model.config.guide else None, self.cache)
-            for i, p in enumerate(same):
-                p.done = self._finish(p, out[:, i].float(), box)
+            stepped = {id(p): (out[:, i].float(), box) for i, p in enumerate(same)}
         for p in batch:  # another backend, or a size change inside a batch (rare): one by one through the runner
-            if p.done is None:
+            if id(p) not in stepped:
                 box = self._box(p.need, p.work)
                 f1, m1, g1 = self._network_inputs(p, box)
-                p.done = self._finish(
-                    p, self.model.step(f1, m1, g1 if self.model.config.guide else None, self.cache, runner=self.runner), box
-                )
+                stepped[id(p)] = (self.model.step(f1, m1, g1 if self.model.config.guide else None, self.cache, runner=self.runner), box)
+        for p in self.pending:  # finished in frame order: each may carry the one before it (`carry`)
+            if p.done is None:
+                p.done = self._finish(p, *stepped[id(p)])
+            self.last_out = p.done
         done = [p.done for p in self.pending]
         self.pending = []
         return done

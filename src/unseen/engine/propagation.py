@@ -162,6 +162,8 @@ class GuideBuilder:
         self._camera: np.ndarray | None = None  # 3x3: this frame -> the last one, the background's homography (px)
         self._judged: np.ndarray | None = None  # bool (H, W): pixels near the holes the completed flow carried from a
         # pixel seen in the last frame (the movers rule compares them with what it carried)
+        self.carried = False  # moving camera: the last step's completed flow carried the last frame faithfully onto
+        # this one around the holes (or nothing moved there)
 
     # -- camera state ------------------------------------------------------------------------------
     def _motion_grey(self, frame: np.ndarray) -> tuple[np.ndarray, float]:
@@ -211,7 +213,7 @@ class GuideBuilder:
         hole = np.asarray(hole, bool)
         if self.value is not None and self.value.shape != frame.shape:
             self.reset()
-        self.cut = False
+        self.cut, self.carried = False, False
         grey, scale = self._motion_grey(frame)
         small_hole = hole if scale == 1.0 else cv2.resize(hole.astype(np.uint8), grey.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
         thumb = _thumbnail(grey, small_hole)
@@ -328,6 +330,7 @@ class GuideBuilder:
         self._judged = np.zeros(hole.shape, bool)
         if np.abs(flow[region]).max(initial=0.0) < c.min_flow:  # the background did not move here: no resampling
             self._judged[y0:y1, x0:x1] = region & ~self._prev_hole[y0:y1, x0:x1]
+            self.carried = True
             return self.value.copy(), self.conf.copy()
         gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
         map_x, map_y = gx + flow[..., 0], gy + flow[..., 1]
@@ -343,6 +346,8 @@ class GuideBuilder:
             if np.mean(err <= c.colour_tolerance) < c.min_agreement:
                 warped[:] = 0.0
                 from_hole[:] = 1  # nothing it carried can judge
+            else:
+                self.carried = True
         self._judged[y0:y1, x0:x1] = region & (from_hole == 0)
         value[y0:y1, x0:x1] = warped_value
         conf[y0:y1, x0:x1] = warped * c.decay
