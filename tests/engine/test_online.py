@@ -322,3 +322,33 @@ def test_a_moving_camera_mixes_each_answer_with_the_last_output_carried_along_th
 
     assert error(out_on) < 0.8 * error(out_off)
     assert flicker(out_on) < 0.6 * flicker(out_off)
+
+
+def test_a_checkerboard_in_the_networks_answer_is_smoothed_away_where_nothing_was_seen():
+    """`smooth_unseen`: a pattern at the network's 4-px token stride in its answer for a never-seen hole (the faint
+    checkerboard seen over large fills) is blurred out of the correction; the frame outside the hole is untouched."""
+    h, w = 96, 160
+    frame = _textured(h, w, 3)
+    hole = np.zeros((h, w), bool)
+    hole[24:72, 40:120] = True
+    outs = {}
+    for sigma in (0.0, 1.5):
+        engine = _engine(smooth_unseen=sigma)
+        step = engine.model.step
+
+        def checkered(*a, _s=step, **k):
+            o = _s(*a, **k)
+            yy, xx = torch.meshgrid(torch.arange(o.shape[-2]), torch.arange(o.shape[-1]), indexing="ij")
+            return o + 0.2 * torch.cos(torch.pi * xx / 2) * torch.cos(torch.pi * yy / 2)  # period 4 px
+
+        engine.model.step = checkered
+        outs[sigma] = engine.step(frame, hole)  # the first frame: nothing in the hole was ever seen
+    assert np.array_equal(outs[1.5][~hole], frame[~hole])
+
+    def grid(image):  # amplitude of the period-4 pattern inside the hole (away from its rim)
+        grey = image[28:68, 44:116].astype(np.float32).mean(-1)
+        yy, xx = np.mgrid[: grey.shape[0], : grey.shape[1]]
+        return abs(np.mean((grey - grey.mean()) * np.cos(np.pi * (xx + 44) / 2) * np.cos(np.pi * (yy + 28) / 2))) * 4
+
+    assert grid(outs[0.0]) > 10  # 0.2 of the [-1, 1] range is 25 grey levels
+    assert grid(outs[1.5]) < 0.15 * grid(outs[0.0])
