@@ -267,6 +267,8 @@ class OnlineInpainter(Inpainter):
         Measured on val: docs/RESULTS.md."""
         import cv2
 
+        from unseen.vision.motion import warp
+
         c = self.config
         last = self.last_out
         if not prep.carried or (c.carry <= 0 and c.carry_unseen <= 0) or last is None or last.shape != prep.frame.shape:
@@ -287,8 +289,7 @@ class OnlineInpainter(Inpainter):
         flow = self._dis.calc(grey_now, grey_before, None)
         if scale < 1.0:
             flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR) * np.float32(w / flow.shape[1])
-        gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-        carried = cv2.remap(before, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        carried = warp(before, flow)
         seen = prep.confidence[y0 : y0 + h, x0 : x0 + w] > 0 if prep.confidence is not None else np.zeros_like(hole)
         weight = np.where(seen, np.float32(c.carry), np.float32(c.carry_unseen))[hole][:, None]
         patch = patch.copy()

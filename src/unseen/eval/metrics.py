@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from unseen.vision.motion import warp  # along a flow as returned by `flow_with_occlusion`
+
 MAX_PSNR = 100.0
 
 
@@ -49,15 +51,6 @@ def flow_with_occlusion(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, n
     valid = err**2 < 0.01 * mag + 0.5
     inside = (gx + back[..., 0] >= 0) & (gx + back[..., 0] <= w - 1) & (gy + back[..., 1] >= 0) & (gy + back[..., 1] <= h - 1)
     return back, valid & inside
-
-
-def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """Backward-warp `image` with a flow field (H, W, 2) as returned by `flow_with_occlusion`."""
-    import cv2
-
-    h, w = flow.shape[:2]
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    return cv2.remap(image, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def warping_error(outputs: list[np.ndarray], reference: list[np.ndarray]) -> float:

@@ -1,5 +1,6 @@
 """Camera motion between frames from the background: sparse Lucas-Kanade flow outside the holes (RANSAC
-similarity or homography, or the fraction of background points that did not move)."""
+similarity or homography, or the fraction of background points that did not move); backward warping along a
+dense flow."""
 
 from __future__ import annotations
 
@@ -105,3 +106,13 @@ def camera_homography(tracks: tuple[np.ndarray, np.ndarray] | None, threshold: f
     if matrix is None or inliers is None or inliers.mean() < 0.5:
         return None
     return matrix
+
+
+def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """Backward-warp `image` (H, W[, C]) along a dense flow (H, W, 2) from the target to `image`, in pixels
+    (bilinear, edges replicated)."""
+    import cv2
+
+    h, w = flow.shape[:2]
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return cv2.remap(image, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
