@@ -132,6 +132,9 @@ def test_config_errors_are_clear(tmp_path):
     with pytest.raises(UnseenError, match="config.data.height: expected int"):
         load_train_config(None, ["data.height=1.5"])
     assert load_train_config(None, ["lr=1"]).lr == 1.0  # an int is a fine float
+    assert load_train_config(None, ["lr=3e-5"]).lr == 3e-5  # YAML 1.1 reads this as a string; it is a float
+    with pytest.raises(UnseenError, match="config.lr: expected float, got 'fast'"):
+        load_train_config(None, ["lr=fast"])
 
 
 @pytest.mark.slow

@@ -120,13 +120,19 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
 
 
 def _checked(value: Any, default: Any, where: str) -> Any:
-    """`value` if it has the type of the field's default (ints pass for floats); a clear error otherwise."""
+    """`value` if it has the type of the field's default (ints and numeric strings such as 3e-5 pass for floats); a
+    clear error otherwise."""
     if default is None:  # an optional field: any value
         return value
     kinds = {bool: (bool,), int: (int,), float: (int, float), str: (str,), list: (list,), dict: (dict,), tuple: (list, tuple)}
     wanted = kinds.get(type(default))
     if wanted is None:
         return value
+    if type(default) is float and isinstance(value, str):  # YAML 1.1 reads 3e-5 (no dot) as a string
+        try:
+            value = float(value)
+        except ValueError:
+            pass
     if isinstance(value, bool) and type(default) is not bool or not isinstance(value, wanted):
         raise UnseenError(f"{where}: expected {type(default).__name__}, got {value!r}")
     return float(value) if type(default) is float else value
