@@ -68,28 +68,39 @@ class VideoClip(Clip):
         out: dict[int, np.ndarray] = {}
         with av.open(str(self.path)) as c:
             stream = c.streams.video[0]
+            # after a seek, frames are indexed by their time stamps; a raw .h264/.h265 stream has none (a seek there
+            # lands at an unknown frame), so it is decoded from its start and counted, as any read from frame 0 is
+            timed = bool(stream.time_base and stream.average_rate and stream.start_time is not None)
             start_time = None
-            if wanted[0] > 0 and stream.time_base and stream.average_rate:
+            if wanted[0] > 0 and timed:
                 ts = int(wanted[0] / float(stream.average_rate) / float(stream.time_base))
                 try:
-                    c.seek(ts + (stream.start_time or 0), stream=stream, backward=True)
-                    start_time = stream.start_time or 0
+                    c.seek(ts + stream.start_time, stream=stream, backward=True)
+                    start_time = stream.start_time
                 except av.error.FFmpegError:
                     start_time = None
-            i = -1
+            i, k, shown = -1, 0, None  # k: the next wanted index; shown: the last decoded frame
             for frame in c.decode(stream):
                 if start_time is not None and frame.pts is not None:
                     i = int(round((frame.pts - start_time) * float(stream.time_base) * float(stream.average_rate)))
                 else:
                     i += 1
-                if i in wanted and i not in out:
+                # A variable-rate stream has no frame at some indices: there the frame before is on screen
+                while k < len(wanted) and wanted[k] < i:
+                    out[wanted[k]] = (shown if shown is not None else frame).to_ndarray(format="rgb24")
+                    k += 1
+                if k < len(wanted) and wanted[k] == i:
                     out[i] = frame.to_ndarray(format="rgb24")
-                if i >= wanted[-1]:
+                    k += 1
+                shown = frame
+                if k == len(wanted):
                     break
+            if shown is not None:
+                for w in wanted[k:]:  # past the last frame: the last frame stays on screen
+                    out[w] = shown.to_ndarray(format="rgb24")
         if not out:
             raise UnseenError(f"{self.path}: could not decode frames {wanted[0]}..{wanted[-1]}")
-        last = out[max(out)]
-        return [out.get(i, last) for i in indices]
+        return [out[i] for i in indices]
 
 
 class CachedClip(Clip):
