@@ -273,3 +273,17 @@ def test_fine_tuning_may_change_the_guide_but_not_the_shapes(dataset_root, tmp_p
     cfg.out, cfg.model_overrides = str(tmp_path / "wider"), {"dim": 48}
     with pytest.raises(UnseenError, match="change the shapes"):
         Trainer(cfg, progress=False)
+
+
+def test_every_shipped_config_loads_and_builds_its_model():
+    from unseen.model.config import get_preset
+
+    configs = sorted((Path(__file__).parents[2] / "configs").glob("*.yaml"))
+    assert {p.name for p in configs} >= {"small.yaml", "small-v2.yaml", "base.yaml"}
+    for path in configs:
+        cfg = load_train_config(path)
+        model = get_preset(cfg.model, **cfg.model_overrides)
+        assert model.name == cfg.model and cfg.steps > 0 and cfg.data.roots, path.name
+        assert [s.start for s in cfg.curriculum] == sorted(s.start for s in cfg.curriculum), path.name
+    base = load_train_config(configs[[p.name for p in configs].index("base.yaml")])
+    assert base.model == "base" and base.model_overrides == {"guide_rim": 16}
