@@ -38,3 +38,14 @@ def test_a_variable_rate_video_reads_the_frame_on_screen_at_any_index(tmp_path):
     assert [which(f) for f in clip.read([15, 16, 19])] == [5, 5, 6]
     assert which(clip.read([25])[0]) == 8  # after a seek as well as from the start
     assert [which(f) for f in clip.read([0, 1])] == [0, 1]  # from the start: decoded frames, counted
+
+
+def test_a_cached_video_is_as_long_as_the_frames_that_decode(tmp_path):
+    from unseen.datasets.clips import CachedClip
+
+    video = VideoClip(_variable_rate_video(tmp_path / "dropped.avi", [0, 3, 6, 9, 12, 15, 18, 21, 24, 27]))
+    assert video.length == 28  # the AVI index counts the dropped frames
+    cached = CachedClip(video, 256, 240)
+    frames = cached.read([0, 9])
+    assert cached.length == 10 and len(cached.frames) == 10  # not 18 copies of the last frame after them
+    assert [int(round((float(f.mean()) - 10) / 20)) for f in frames] == [0, 9]

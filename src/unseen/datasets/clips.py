@@ -50,6 +50,7 @@ class VideoClip(Clip):
 
         self.name = path.stem
         self.path = path
+        self.decoded: int | None = None  # frames that decode, once a read from the start reached the end
         with av.open(str(path)) as c:
             s = c.streams.video[0]
             self.length = int(s.frames or 0)
@@ -95,6 +96,9 @@ class VideoClip(Clip):
                 shown = frame
                 if k == len(wanted):
                     break
+            else:
+                if start_time is None:  # counted from the first frame to the end: fewer than the container says?
+                    self.decoded = i + 1
             if shown is not None:
                 for w in wanted[k:]:  # past the last frame: the last frame stays on screen
                     out[w] = shown.to_ndarray(format="rgb24")
@@ -117,13 +121,16 @@ class CachedClip(Clip):
 
         if self.frames is None:
             frames = self.clip.read(list(range(self.length)))
+            decoded = getattr(self.clip, "decoded", None)
+            if decoded is not None and 0 < decoded < len(frames):  # an AVI counts dropped frames; they do not decode
+                frames, self.length = frames[:decoded], decoded
             h, w = frames[0].shape[:2]
             s = self.short_side / min(h, w)
             if s < 1:
                 size = (max(1, round(w * s)), max(1, round(h * s)))
                 frames = [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames]
             self.frames = frames
-        return [self.frames[i] for i in indices]
+        return [self.frames[min(i, len(self.frames) - 1)] for i in indices]
 
 
 def discover_clips(root: str | Path) -> list[Clip]:
