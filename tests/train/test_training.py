@@ -135,6 +135,8 @@ def test_config_errors_are_clear(tmp_path):
     assert load_train_config(None, ["lr=3e-5"]).lr == 3e-5  # YAML 1.1 reads this as a string; it is a float
     with pytest.raises(UnseenError, match="config.lr: expected float, got 'fast'"):
         load_train_config(None, ["lr=fast"])
+    with pytest.raises(UnseenError, match="config.lr: expected float, got 'inf'"):
+        load_train_config(None, ["lr=inf"])  # a string that float() takes, but no learning rate
 
 
 @pytest.mark.slow

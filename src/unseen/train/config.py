@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,9 +131,11 @@ def _checked(value: Any, default: Any, where: str) -> Any:
         return value
     if type(default) is float and isinstance(value, str):  # YAML 1.1 reads 3e-5 (no dot) as a string
         try:
-            value = float(value)
+            number = float(value)
         except ValueError:
-            pass
+            number = math.nan
+        if math.isfinite(number):  # a number written so, not "nan" or "inf" (refused below, as before)
+            value = number
     if isinstance(value, bool) and type(default) is not bool or not isinstance(value, wanted):
         raise UnseenError(f"{where}: expected {type(default).__name__}, got {value!r}")
     return float(value) if type(default) is float else value
