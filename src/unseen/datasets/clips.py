@@ -23,6 +23,7 @@ class Clip:
     name: str
     length: int
     annotations: Path | None = None
+    decoded: int | None = None  # frames that actually decode, when fewer than `length` and known (a video file)
 
     def read(self, indices: list[int]) -> list[np.ndarray]:
         """Frames at these indices as uint8 RGB."""
@@ -50,7 +51,7 @@ class VideoClip(Clip):
 
         self.name = path.stem
         self.path = path
-        self.decoded: int | None = None  # frames that decode, once a read from the start reached the end
+        self.decoded = None  # known once a read from the start reaches the end
         with av.open(str(path)) as c:
             s = c.streams.video[0]
             self.length = int(s.frames or 0)
@@ -121,7 +122,7 @@ class CachedClip(Clip):
 
         if self.frames is None:
             frames = self.clip.read(list(range(self.length)))
-            decoded = getattr(self.clip, "decoded", None)
+            decoded = self.clip.decoded
             if decoded is not None and 0 < decoded < len(frames):  # an AVI counts dropped frames; they do not decode
                 frames, self.length = frames[:decoded], decoded
             h, w = frames[0].shape[:2]
